@@ -40,9 +40,8 @@ def _rewrite(text: str) -> str:
 
 
 def generate_protos() -> None:
-    from grpc_tools import protoc  # build-time dependency, see pyproject.toml
-
     import grpc_tools
+    from grpc_tools import protoc  # build-time dependency, see pyproject.toml
 
     include = Path(grpc_tools.__file__).parent / "_proto"
     protos = sorted(str(p.relative_to(PROTO_ROOT)) for p in PROTO_ROOT.rglob("*.proto"))
