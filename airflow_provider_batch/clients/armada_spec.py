@@ -64,12 +64,16 @@ def parse_pod_spec(spec: PodSpec | Mapping[str, Any] | str, field: str = "pod_sp
     return message
 
 
+# Inline-embedded structs are proto fields named after their type, but for these.
+_INLINE_NAMED_OTHERWISE = {("k8s.io.api.core.v1.Probe", "handler")}
+
+
 def _k8s_json_to_proto(value: Any, descriptor: Any) -> Any:
     """Reshape Kubernetes JSON into the proto form of the same message.
 
     Three things differ between the two: a Go struct embedded inline (`secretKeyRef: {name, key}` holds a
     LocalObjectReference; a volume's `emptyDir` sits beside its `name`) is a field named after its type in the proto
-    (`localObjectReference`, `volumeSource`, `probeHandler`); a Quantity is a message with a `string` field; an
+    (`localObjectReference`, `volumeSource`; a probe's `handler`); a Quantity is a message with a `string` field; an
     IntOrString (a port) is {type, intVal | strVal}. Keys this does not know are left for ParseDict to reject.
     """
     name = descriptor.full_name
@@ -86,7 +90,7 @@ def _k8s_json_to_proto(value: Any, descriptor: Any) -> Any:
         inner = field.message_type
         if inner is None or field.is_repeated or field.name in value:
             continue
-        if field.name == inner.name[:1].lower() + inner.name[1:]:  # an inline-embedded struct
+        if field.name == inner.name[:1].lower() + inner.name[1:] or (name, field.name) in _INLINE_NAMED_OTHERWISE:
             moved = {key: value.pop(key) for key in list(value) if key in inner.fields_by_name}
             if moved:
                 value[field.name] = moved

@@ -55,8 +55,8 @@ def test_a_real_pod_spec_builds_with_every_common_field():
     assert spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0]
     assert spec.volumes[1].volumeSource.configMap.localObjectReference.name == "cm"
     assert container.envFrom[0].configMapRef.localObjectReference.name == "cm"
-    assert container.livenessProbe.probeHandler.httpGet.port.intVal == 8080
-    assert container.readinessProbe.probeHandler.tcpSocket.port.strVal == "http"
+    assert container.livenessProbe.handler.httpGet.port.intVal == 8080
+    assert container.readinessProbe.handler.tcpSocket.port.strVal == "http"
     assert built.client_id == "c1" and built.external_job_uri == "airflow://d/t/r/-1"
 
 
