@@ -135,8 +135,12 @@ def build_job_request_item(
     services: list[Any] | None = None,
     scheduler: str | None = None,
     external_job_uri: str | None = None,
+    field: str = "job_request_item",
 ) -> JobSubmitRequestItem:
-    """One validated JobSubmitRequestItem (see `validate_job_request_item` for what is checked)."""
+    """One validated JobSubmitRequestItem (see `validate_job_request_item` for what is checked).
+
+    `field` is how errors name this item (e.g. `job_request_items[2]`).
+    """
     if pod_spec is not None and pod_specs:
         raise InvalidJobSpecError("pod_spec", "give pod_spec or pod_specs, not both")
     specs = [parse_pod_spec(pod_spec)] if pod_spec is not None else []
@@ -154,7 +158,7 @@ def build_job_request_item(
         scheduler=scheduler or "",
         external_job_uri=external_job_uri or "",
     )
-    validate_job_request_item(item, spec_field="pod_spec" if pod_spec is not None else None)
+    validate_job_request_item(item, field, spec_field="pod_spec" if pod_spec is not None else None)
     return item
 
 
@@ -168,13 +172,14 @@ def _message(cls: Any, value: Any, field: str) -> Any:
 
 
 def as_job_request_item(item: Any, field: str = "job_request_items[0]") -> JobSubmitRequestItem:
-    """Our JobSubmitRequestItem from ours, armada_client's, or a dict in the proto's field names."""
-    if isinstance(item, JobSubmitRequestItem):
-        return item
+    """A validated JobSubmitRequestItem from ours, armada_client's, or a dict in the proto's field names."""
     if isinstance(item, Message):
         if item.DESCRIPTOR.full_name != "api.JobSubmitRequestItem":
             raise InvalidJobSpecError(field, f"expected an api.JobSubmitRequestItem, got {item.DESCRIPTOR.full_name}")
-        return JobSubmitRequestItem.FromString(item.SerializeToString())
+        if not isinstance(item, JobSubmitRequestItem):
+            item = JobSubmitRequestItem.FromString(item.SerializeToString())
+        validate_job_request_item(item, field)
+        return item
     if isinstance(item, Mapping):
         fields = dict(item)
         pod = fields.pop("pod_spec", None)
@@ -182,7 +187,7 @@ def as_job_request_item(item: Any, field: str = "job_request_items[0]") -> JobSu
         unknown = set(fields) - set(JobSubmitRequestItem.DESCRIPTOR.fields_by_name)
         if unknown:
             raise InvalidJobSpecError(field, f"unknown field(s) {sorted(unknown)}")
-        return build_job_request_item(pod, pod_specs=pods, **fields)
+        return build_job_request_item(pod, pod_specs=pods, field=field, **fields)
     raise InvalidJobSpecError(field, f"expected a JobSubmitRequestItem or a dict, got {type(item).__name__}")
 
 
