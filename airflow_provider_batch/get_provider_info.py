@@ -1,4 +1,7 @@
-"""Provider metadata read by Airflow through the `apache_airflow_provider` entry point."""
+"""Provider metadata read by Airflow through the `apache_airflow_provider` entry point.
+
+Airflow 3.2+ builds the connections form from `conn-fields` and `ui-field-behaviour` here, without importing hooks.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +9,114 @@ from typing import Any
 
 from airflow_provider_batch import __version__
 
+INTEGRATION = "Batch schedulers (Armada, Qarnot, Apolo)"
+
+ARMADA_UI_FIELD_BEHAVIOUR: dict[str, Any] = {
+    "hidden-fields": ["schema", "extra"],
+    "relabeling": {"host": "gRPC endpoint", "login": "User (basic auth only)", "password": "Token or password"},
+    "placeholders": {
+        "host": "armada.example.com:443 (or host, with the port below)",
+        "port": "50051",
+        "login": "leave empty for a bearer token",
+        "password": "bearer token (OIDC), or the basic-auth password",
+        "default_queue": "my-queue",
+        "lookout_url_template": "https://lookout.example.com/?jobId=<job_id>",
+        "binoculars_target": "binoculars.example.com:443",
+    },
+}
+
+ARMADA_CONN_FIELDS: dict[str, Any] = {
+    "tls": {
+        "label": "Use TLS",
+        "description": "Encrypt the gRPC connection (real Armada servers behind an ingress want this).",
+        "schema": {"type": ["boolean", "null"], "default": False},
+    },
+    "ca_cert": {
+        "label": "CA bundle (PEM)",
+        "description": "Certificates to trust instead of the system roots, with TLS on.",
+        "schema": {"type": ["string", "null"], "format": "multiline"},
+    },
+    "default_queue": {
+        "label": "Default queue",
+        "description": "The Armada queue used when a task names none.",
+        "schema": {"type": ["string", "null"]},
+    },
+    "lookout_url_template": {
+        "label": "Lookout URL template",
+        "description": "Link to a job in Lookout; <job_id>, {job_id}, {queue} and {job_set_id} are filled in.",
+        "schema": {"type": ["string", "null"], "format": "url"},
+    },
+    "binoculars_target": {
+        "label": "Binoculars endpoint",
+        "description": "host:port of the log service, when it is not served at the gRPC endpoint.",
+        "schema": {"type": ["string", "null"]},
+    },
+}
+
 
 def get_provider_info() -> dict[str, Any]:
     return {
         "package-name": "airflow-provider-batch",
         "name": "Batch (Armada, Qarnot, Apolo)",
-        "description": "Run batch jobs on Armada, Qarnot and Apolo from Airflow, blocking or deferrable.",
+        "description": "Run batch jobs on Armada, Qarnot and Apolo from Airflow, blocking or deferrable, "
+        "with one job-service cache that watches thousands of deferred jobs with few scheduler calls.",
         "versions": [__version__],
+        "integrations": [
+            {
+                "integration-name": INTEGRATION,
+                "external-doc-url": "https://armadaproject.io/",
+                "tags": ["software"],
+            }
+        ],
+        "hooks": [{"integration-name": INTEGRATION, "python-modules": ["airflow_provider_batch.hooks.armada"]}],
+        "operators": [{"integration-name": INTEGRATION, "python-modules": ["airflow_provider_batch.operators.armada"]}],
+        "triggers": [{"integration-name": INTEGRATION, "python-modules": ["airflow_provider_batch.triggers.batch"]}],
+        "extra-links": ["airflow_provider_batch.links.armada.ArmadaLookoutLink"],
+        "connection-types": [
+            {
+                "connection-type": "armada",
+                "hook-class-name": "airflow_provider_batch.hooks.armada.ArmadaHook",
+                "hook-name": "Armada",
+                "conn-fields": ARMADA_CONN_FIELDS,
+                "ui-field-behaviour": ARMADA_UI_FIELD_BEHAVIOUR,
+            }
+        ],
+        "config": {
+            "batch": {
+                "description": "Defaults for the batch operators and their trigger.",
+                "options": {
+                    "default_poll_interval": {
+                        "description": "Seconds between two status checks of a job (blocking and deferred).",
+                        "version_added": "0.1.0",
+                        "type": "float",
+                        "example": "10",
+                        "default": "10",
+                    },
+                    "default_reattach_policy": {
+                        "description": "What a retry does with the job an earlier try submitted: live, always "
+                        "or never.",
+                        "version_added": "0.1.0",
+                        "type": "string",
+                        "example": "never",
+                        "default": "live",
+                    },
+                    "jobservice_conn_id": {
+                        "description": "A batch_jobservice connection; when set, triggers ask that standalone job "
+                        "service instead of the cache embedded in the triggerer.",
+                        "version_added": "0.1.0",
+                        "type": "string",
+                        "example": "batch_jobservice_default",
+                        "default": "",
+                    },
+                    "unknown_job_grace_period": {
+                        "description": "Seconds a job may stay unknown to the scheduler (not ingested yet) before "
+                        "the task fails.",
+                        "version_added": "0.1.0",
+                        "type": "float",
+                        "example": "600",
+                        "default": "300",
+                    },
+                },
+            }
+        },
     }

@@ -37,3 +37,10 @@ class SchedulerError(BatchProviderError):
 
     def __reduce__(self) -> tuple[type[SchedulerError], tuple[str, str, str, str, bool]]:
         return (type(self), (self.scheduler, self.call, self.status, self.message, self.retryable))
+
+
+def is_transient(error: BaseException) -> bool:
+    """May the same call succeed later? Scheduler errors say so themselves; network errors always may."""
+    if isinstance(error, SchedulerError):
+        return error.retryable
+    return isinstance(error, (ConnectionError, TimeoutError))

@@ -1,0 +1,249 @@
+"""The Armada connection: a gRPC endpoint, TLS, a bearer token or user/password, a default queue, Lookout."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
+
+import grpc
+
+from airflow_provider_batch._proto.armada import submit_pb2
+from airflow_provider_batch.clients.armada import ArmadaAsyncIOClient, ArmadaClient, ArmadaRpcError
+from airflow_provider_batch.clients.armada import JobState as ArmadaState
+from airflow_provider_batch.common.channel import CallCredentials, GrpcChannelArguments
+from airflow_provider_batch.common.identity import JobIdentity
+from airflow_provider_batch.common.jobref import JobRef
+from airflow_provider_batch.common.states import JobState, JobStatus
+from airflow_provider_batch.hooks.base import BatchHook, as_bool
+
+log = logging.getLogger(__name__)
+
+# Armada's states in the common vocabulary. PREEMPTED is a failure that a retry may get past.
+STATE_TABLE: dict[ArmadaState, JobState] = {
+    ArmadaState.SUBMITTED: JobState.QUEUED,
+    ArmadaState.QUEUED: JobState.QUEUED,
+    ArmadaState.LEASED: JobState.QUEUED,
+    ArmadaState.PENDING: JobState.QUEUED,
+    ArmadaState.RUNNING: JobState.RUNNING,
+    ArmadaState.SUCCEEDED: JobState.SUCCEEDED,
+    ArmadaState.FAILED: JobState.FAILED,
+    ArmadaState.PREEMPTED: JobState.FAILED,
+    ArmadaState.CANCELLED: JobState.CANCELLED,
+    ArmadaState.REJECTED: JobState.REJECTED,
+    ArmadaState.UNKNOWN: JobState.UNKNOWN,
+}
+_NEEDS_REASON = frozenset({ArmadaState.FAILED, ArmadaState.PREEMPTED, ArmadaState.REJECTED, ArmadaState.CANCELLED})
+# The server falls back to this annotation for the external job URI when field 13 is not set (older servers).
+EXTERNAL_URI_ANNOTATION = "armadaproject.io/externalJobUri"
+AIRFLOW_ANNOTATION_PREFIX = "airflow.apache.org/"
+
+
+def to_job_status(native: int, reason: str = "") -> JobStatus:
+    state = ArmadaState(native)
+    common = STATE_TABLE.get(state)
+    if common is None:
+        log.warning("unknown Armada state %s; treating the job as still queued", native)
+        common = JobState.UNKNOWN
+    return JobStatus(common, state.name, reason)
+
+
+@dataclass(frozen=True)
+class ArmadaSubmission:
+    """What the operator asks the hook to submit: one job in a queue and job set."""
+
+    queue: str
+    job_set_id: str
+    item: submit_pb2.JobSubmitRequestItem
+
+
+class ArmadaHook(BatchHook):
+    """Talks to Armada through an `armada` connection.
+
+    host: the gRPC endpoint (`armada.example.com:443`, or host plus port); password: a bearer token, or with login a
+    basic-auth pair. Extras: tls, ca_cert (PEM), default_queue, lookout_url_template (`<job_id>` or `{job_id}`,
+    `{queue}`, `{job_set_id}` are filled in), binoculars_target (the log service, when it is not on host).
+    """
+
+    conn_name_attr = "armada_conn_id"
+    default_conn_name = "armada_default"
+    conn_type = "armada"
+    hook_name = "Armada"
+    backend = "armada"
+
+    def __init__(self, armada_conn_id: str = default_conn_name, **kwargs: Any) -> None:
+        super().__init__(conn_id=armada_conn_id, **kwargs)
+        self._async_client: ArmadaAsyncIOClient | None = None
+        self._async_channels: list[grpc.aio.Channel] = []
+
+    # -- connection --------------------------------------------------------------------------------------------
+
+    @cached_property
+    def settings(self) -> ArmadaSettings:
+        return ArmadaSettings.from_connection(self.get_connection(self.conn_id))
+
+    @cached_property
+    def client(self) -> ArmadaClient:
+        settings = self.settings
+        binoculars = settings.binoculars.channel(settings.credentials) if settings.binoculars else None
+        return ArmadaClient(settings.channel.channel(settings.credentials), binoculars_channel=binoculars)
+
+    def get_conn(self) -> ArmadaClient:
+        return self.client
+
+    async def aget_client(self) -> ArmadaAsyncIOClient:
+        """The asyncio client, built from `aget_connection` (never blocks the triggerer's loop)."""
+        if self._async_client is None:
+            settings = ArmadaSettings.from_connection(await self.aget_connection(self.conn_id))
+            channel = settings.channel.aio_channel(settings.credentials)
+            self._async_channels.append(channel)
+            binoculars = None
+            if settings.binoculars:
+                binoculars = settings.binoculars.aio_channel(settings.credentials)
+                self._async_channels.append(binoculars)
+            self._async_client = ArmadaAsyncIOClient(channel, binoculars_channel=binoculars)
+        return self._async_client
+
+    async def aclose(self) -> None:
+        for channel in self._async_channels:
+            await channel.close()
+        self._async_channels.clear()
+        self._async_client = None
+
+    def test_connection(self) -> tuple[bool, str]:
+        try:
+            status = self.client.health().status
+        except Exception as error:  # the UI shows the message
+            return False, str(error)
+        if status != 1:
+            return False, f"Armada answered Health with status {status} (not SERVING)"
+        return True, f"Armada at {self.settings.channel.target} is serving"
+
+    # -- jobs --------------------------------------------------------------------------------------------------
+
+    def submit_job(self, request: ArmadaSubmission, identity: JobIdentity, generation: int) -> JobRef:
+        item = submit_pb2.JobSubmitRequestItem()
+        item.CopyFrom(request.item)
+        item.client_id = identity.client_id(generation)
+        item.external_job_uri = identity.uri
+        item.annotations[EXTERNAL_URI_ANNOTATION] = identity.uri
+        for key, value in identity.tags().items():
+            item.annotations[AIRFLOW_ANNOTATION_PREFIX + key] = value
+        response = self.client.submit_jobs(request.queue, request.job_set_id, [item])
+        answer = response.job_response_items[0]
+        if answer.error:
+            raise ArmadaRpcError("SubmitJobs", grpc.StatusCode.INVALID_ARGUMENT, answer.error)
+        return self.job_ref(answer.job_id, {"queue": request.queue, "job_set_id": request.job_set_id})
+
+    def find_jobs(self, request: ArmadaSubmission, identity: JobIdentity) -> list[tuple[JobRef, JobStatus]]:
+        found = self.client.get_job_status_by_external_job_uri(request.queue, request.job_set_id, identity.uri)
+        details = {"queue": request.queue, "job_set_id": request.job_set_id}
+        newest_first = sorted(found.job_states.items(), reverse=True)  # ULIDs sort by submit time
+        return [(self.job_ref(job_id, details), self._with_reason(job_id, state)) for job_id, state in newest_first]
+
+    def get_status(self, job: JobRef) -> JobStatus:
+        state = self.client.get_job_status([job.job_id]).job_states.get(job.job_id, ArmadaState.UNKNOWN)
+        return self._with_reason(job.job_id, state)
+
+    def _with_reason(self, job_id: str, state: int) -> JobStatus:
+        reason = ""
+        if ArmadaState(state) in _NEEDS_REASON:
+            reason = self.client.get_job_errors([job_id]).job_errors.get(job_id, "")
+        return to_job_status(state, reason)
+
+    def cancel_job(self, job: JobRef, reason: str) -> None:
+        self.client.cancel_jobs(job["queue"], job["job_set_id"], job_id=job.job_id, reason=reason)
+
+    def read_logs(self, job: JobRef, cursor: str) -> tuple[list[str], str]:
+        try:
+            lines = self.client.get_job_logs(job.job_id, since_time=cursor)
+        except ArmadaRpcError as error:
+            if error.code() in (grpc.StatusCode.UNIMPLEMENTED, grpc.StatusCode.NOT_FOUND):
+                return [], cursor
+            raise
+        return [line.line for line in lines], (lines[-1].timestamp if lines else cursor)
+
+    def job_url(self, job: JobRef) -> str | None:
+        template = self.settings.lookout_url_template
+        if not template:
+            return None
+        values = {
+            "job_id": job.job_id,
+            "queue": job.details.get("queue", ""),
+            "job_set_id": job.details.get("job_set_id", ""),
+        }
+        return template.replace("<job_id>", job.job_id).format(**values)
+
+    async def aget_status(self, job: JobRef) -> JobStatus:
+        client = await self.aget_client()
+        state = (await client.get_job_status([job.job_id])).job_states.get(job.job_id, ArmadaState.UNKNOWN)
+        reason = ""
+        if ArmadaState(state) in _NEEDS_REASON:
+            reason = (await client.get_job_errors([job.job_id])).job_errors.get(job.job_id, "")
+        return to_job_status(state, reason)
+
+    async def acancel_job(self, job: JobRef, reason: str) -> None:
+        client = await self.aget_client()
+        await client.cancel_jobs(job["queue"], job["job_set_id"], job_id=job.job_id, reason=reason)
+
+    # -- the connection form on Airflow < 3.2 (3.2+ reads conn-fields from get_provider_info) ------------------
+
+    @classmethod
+    def get_ui_field_behaviour(cls) -> dict[str, Any]:
+        from airflow_provider_batch.get_provider_info import ARMADA_UI_FIELD_BEHAVIOUR
+
+        return ARMADA_UI_FIELD_BEHAVIOUR
+
+    @classmethod
+    def get_connection_form_widgets(cls) -> dict[str, Any]:
+        from flask_appbuilder.fieldwidgets import BS3PasswordFieldWidget, BS3TextAreaFieldWidget, BS3TextFieldWidget
+        from flask_babel import lazy_gettext
+        from wtforms import BooleanField, StringField
+
+        return {
+            "tls": BooleanField(lazy_gettext("Use TLS"), default=False),
+            "ca_cert": StringField(lazy_gettext("CA bundle (PEM)"), widget=BS3TextAreaFieldWidget()),
+            "default_queue": StringField(lazy_gettext("Default queue"), widget=BS3TextFieldWidget()),
+            "lookout_url_template": StringField(lazy_gettext("Lookout URL template"), widget=BS3TextFieldWidget()),
+            "binoculars_target": StringField(lazy_gettext("Binoculars endpoint"), widget=BS3TextFieldWidget()),
+            "token": StringField(lazy_gettext("Token"), widget=BS3PasswordFieldWidget()),
+        }
+
+
+@dataclass(frozen=True)
+class ArmadaSettings:
+    """An `armada` connection read and checked: channel arguments (no secret) and the credentials apart."""
+
+    channel: GrpcChannelArguments
+    credentials: CallCredentials | None
+    binoculars: GrpcChannelArguments | None
+    default_queue: str
+    lookout_url_template: str
+
+    @classmethod
+    def from_connection(cls, conn: Any) -> ArmadaSettings:
+        extra = conn.extra_dejson or {}
+        host = (conn.host or "").strip()
+        if not host:
+            raise ValueError(f"connection {conn.conn_id}: host is empty; set it to the Armada gRPC endpoint host:port")
+        if conn.port and ":" not in host:
+            host = f"{host}:{conn.port}"
+        tls = as_bool(extra.get("tls", False), "tls")
+        ca_cert = extra.get("ca_cert") or None
+        channel = GrpcChannelArguments(host, tls=tls, ca_cert=ca_cert)
+        binoculars_target = extra.get("binoculars_target") or ""
+        binoculars = GrpcChannelArguments(binoculars_target, tls=tls, ca_cert=ca_cert) if binoculars_target else None
+        token = conn.password or extra.get("token") or ""
+        credentials = None
+        if conn.login and token:
+            credentials = CallCredentials.basic(conn.login, token)
+        elif token:
+            credentials = CallCredentials.bearer(token)
+        return cls(
+            channel=channel,
+            credentials=credentials,
+            binoculars=binoculars,
+            default_queue=str(extra.get("default_queue") or ""),
+            lookout_url_template=str(extra.get("lookout_url_template") or ""),
+        )

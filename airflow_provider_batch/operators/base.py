@@ -1,0 +1,248 @@
+"""The lifecycle every batch operator shares, written once.
+
+render -> validate -> find an earlier submission -> submit (or reattach) -> record -> wait (blocking) or defer ->
+finish. A backend operator only says how to build its request (`build_request`) and which hook speaks to its
+scheduler (`hook_class`); the hook knows how to submit, find, cancel, read state and logs.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from datetime import timedelta
+from functools import cached_property
+from typing import Any, ClassVar, NoReturn
+
+from airflow.sdk import BaseOperator, conf
+from airflow.sdk.exceptions import AirflowException, AirflowFailException
+
+from airflow_provider_batch.common.errors import InvalidJobSpecError, is_transient
+from airflow_provider_batch.common.identity import JobIdentity
+from airflow_provider_batch.common.jobref import JobRef
+from airflow_provider_batch.common.reattach import ReattachPolicy, check_policy, should_reattach
+from airflow_provider_batch.common.retry import RetryPolicy
+from airflow_provider_batch.common.states import JobState, JobStatus
+from airflow_provider_batch.hooks.base import BatchHook
+from airflow_provider_batch.operators.base_keys import STATE_STORE_KEY, XCOM_JOB, XCOM_JOB_URL
+from airflow_provider_batch.triggers.batch import BatchJobTrigger
+
+EVENT_STATUSES = frozenset({"success", "failed", "cancelled", "error", "timeout"})
+POLL_ERRORS = RetryPolicy(max_attempts=10, initial_backoff=1.0, max_backoff=60.0)
+FIRST_POLL = 1.0  # seconds; polls then slow down to poll_interval, so short jobs finish quickly
+
+
+class BatchJobOperator(BaseOperator):
+    """Base of the batch operators. DAG authors use ArmadaOperator and its siblings, not this class.
+
+    deferrable: wait in the triggerer instead of holding a worker slot ([operators] default_deferrable).
+    poll_interval: seconds between status checks ([batch] default_poll_interval, 10).
+    timeout: how long the job may take (seconds or a timedelta); past it the job is cancelled and the task fails.
+    reattach_policy: what a retry does with the job an earlier try submitted: "live" (reattach to a queued,
+        running or succeeded job; submit anew after a failure), "always", "never", or a callable(state, reason)
+        -> bool ([batch] default_reattach_policy).
+    wait_for_completion: False submits (or reattaches) and returns at once.
+    container_logs: copy the job's log lines into the task log.
+    """
+
+    hook_class: ClassVar[type[BatchHook]]
+    ui_color = "#e4f0e8"
+
+    def __init__(
+        self,
+        *,
+        conn_id: str,
+        deferrable: bool | None = None,
+        poll_interval: float | None = None,
+        timeout: timedelta | float | None = None,
+        reattach_policy: ReattachPolicy | None = None,
+        wait_for_completion: bool = True,
+        container_logs: bool | str = True,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.conn_id = conn_id
+        self.deferrable = (
+            conf.getboolean("operators", "default_deferrable", fallback=False) if deferrable is None else deferrable
+        )
+        self.poll_interval = float(
+            poll_interval if poll_interval is not None else conf.getfloat("batch", "default_poll_interval", fallback=10)
+        )
+        if self.poll_interval <= 0:
+            raise ValueError(f"poll_interval: {poll_interval!r} must be a positive number of seconds")
+        self.timeout = timeout.total_seconds() if isinstance(timeout, timedelta) else timeout
+        self.reattach_policy = check_policy(
+            reattach_policy or conf.get("batch", "default_reattach_policy", fallback="live")
+        )
+        self.wait_for_completion = wait_for_completion
+        self.container_logs = container_logs
+        self._job: JobRef | None = None
+
+    # -- what a backend fills in -------------------------------------------------------------------------------
+
+    def build_request(self, context: Mapping[str, Any]) -> Any:
+        """The validated request to submit, from the rendered fields; raise InvalidJobSpecError when it is wrong."""
+        raise NotImplementedError
+
+    @cached_property
+    def hook(self) -> BatchHook:
+        return self.hook_class(self.conn_id)
+
+    # -- the lifecycle -----------------------------------------------------------------------------------------
+
+    def execute(self, context: Any) -> dict[str, Any]:
+        request = self._validated_request(context)
+        identity = JobIdentity.from_context(context)
+        job, status = self._find_or_submit(context, request, identity)
+        if not self.wait_for_completion:
+            return self._result(job, status)
+        if not status.state.is_terminal:
+            status = self._poll(job)
+        if not status.state.is_terminal and self.deferrable:
+            self._defer(job)
+        if not status.state.is_terminal:
+            status = self._wait(job)
+        return self._finish(job, status)
+
+    def execute_complete(self, context: Any, event: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Resume after the trigger fired: succeed, or fail with the scheduler's reason."""
+        if not isinstance(event, dict) or event.get("status") not in EVENT_STATUSES or "job" not in event:
+            raise AirflowException(f"the trigger sent an event this operator does not understand: {event!r}")
+        job = self._job = JobRef.from_json(event["job"])
+        if event["status"] == "timeout":
+            self._cancel(job, "the task's timeout passed")
+            raise AirflowException(f"{self._describe(job)} timed out and was cancelled: {event.get('message')}")
+        if event["status"] == "error":
+            raise AirflowException(f"{self._describe(job)}: {event.get('message')}")
+        status = JobStatus(JobState(event["state"]), event.get("native_state") or "", event.get("message") or "")
+        return self._finish(job, status, logs_from_start=True)
+
+    def on_kill(self) -> None:
+        if self._job is not None:
+            self._cancel(self._job, "the Airflow task was killed")
+
+    # -- steps -------------------------------------------------------------------------------------------------
+
+    def _validated_request(self, context: Mapping[str, Any]) -> Any:
+        try:
+            return self.build_request(context)
+        except InvalidJobSpecError as error:
+            raise AirflowFailException(f"Invalid job request, nothing was submitted. {error}") from None
+
+    def _find_or_submit(self, context: Any, request: Any, identity: JobIdentity) -> tuple[JobRef, JobStatus]:
+        earlier = self._earlier_job(context, request, identity)
+        if earlier is not None and should_reattach(self.reattach_policy, earlier[1]):
+            job, status = earlier
+            self.log.info("Reattaching to %s, which is %s", self._describe(job), status.native_state or status.state)
+        else:
+            # A first submission is generation 0; a deliberate new one gets the try number, so that the scheduler's
+            # deduplication does not hand back the earlier job.
+            renew = earlier is not None or self.reattach_policy == "never"
+            generation = identity.try_number if renew else 0
+            if earlier is not None:
+                self.log.info("Submitting anew: the earlier %s is %s", self._describe(earlier[0]), earlier[1].state)
+            job = self.hook.submit_job(request, identity, generation)
+            status = JobStatus(JobState.QUEUED, "SUBMITTED")
+            self.log.info("Submitted %s", self._describe(job))
+        self._record(context, job)
+        return job, status
+
+    def _earlier_job(self, context: Any, request: Any, identity: JobIdentity) -> tuple[JobRef, JobStatus] | None:
+        store = context.get("task_state_store")
+        stored = store.get(STATE_STORE_KEY) if store is not None else None
+        if stored:
+            job = JobRef.from_json(stored)
+            return job, self.hook.get_status(job)
+        found = self.hook.find_jobs(request, identity)
+        return found[0] if found else None
+
+    def _record(self, context: Any, job: JobRef) -> None:
+        """Write the job's identity everywhere a later try or the UI looks, the moment it exists."""
+        self._job = job
+        store = context.get("task_state_store")
+        if store is not None:
+            store.set(STATE_STORE_KEY, job.to_json())
+        ti = context["ti"]
+        ti.xcom_push(key=XCOM_JOB, value=job.to_json())
+        ti.xcom_push(key="job_id", value=job.job_id)
+        url = self.hook.job_url(job)
+        if url:
+            ti.xcom_push(key=XCOM_JOB_URL, value=url)
+            self.log.info("Job page: %s", url)
+
+    def _poll(self, job: JobRef) -> JobStatus:
+        return POLL_ERRORS.call(lambda: self.hook.get_status(job), is_transient, f"status of {job.job_id}")
+
+    def _defer(self, job: JobRef) -> NoReturn:
+        deadline = time.time() + self.timeout if self.timeout else None
+        self.defer(
+            trigger=BatchJobTrigger(
+                job=job.to_json(),
+                poll_interval=self.poll_interval,
+                deadline=deadline,
+                unknown_grace_period=conf.getfloat("batch", "unknown_job_grace_period", fallback=300),
+                submitted_at=time.time(),
+            ),
+            method_name="execute_complete",
+            # A backstop only: the trigger fires its own "timeout" event first, so that the job gets cancelled.
+            timeout=timedelta(seconds=self.timeout + max(60.0, 2 * self.poll_interval)) if self.timeout else None,
+        )
+
+    def _wait(self, job: JobRef) -> JobStatus:
+        """Blocking wait on the worker: poll with a growing interval and copy log lines as they come."""
+        started = time.monotonic()
+        grace = conf.getfloat("batch", "unknown_job_grace_period", fallback=300)
+        cursor, delay, unknown_since = "", FIRST_POLL, None
+        while True:
+            status = self._poll(job)
+            cursor = self._copy_logs(job, cursor)
+            if status.state.is_terminal:
+                return status
+            if status.state is JobState.UNKNOWN:
+                unknown_since = unknown_since or time.monotonic()
+                if time.monotonic() - unknown_since > grace:
+                    raise AirflowException(f"the scheduler has not known {self._describe(job)} for {grace:.0f}s")
+            else:
+                unknown_since = None
+            if self.timeout and time.monotonic() - started > self.timeout:
+                self._cancel(job, "the task's timeout passed")
+                raise AirflowException(f"{self._describe(job)} did not finish within {self.timeout:.0f}s; cancelled")
+            time.sleep(delay)
+            delay = min(delay * 2, self.poll_interval)
+
+    def _finish(self, job: JobRef, status: JobStatus, logs_from_start: bool = False) -> dict[str, Any]:
+        if logs_from_start:
+            self._copy_logs(job, "")
+        if status.state is JobState.SUCCEEDED:
+            self.log.info("%s succeeded", self._describe(job))
+            return self._result(job, status)
+        ended = status.native_state or status.state.value
+        message = f"{self._describe(job)} ended {ended}: {status.reason or 'no reason given'}"
+        if status.state is JobState.REJECTED:
+            raise AirflowFailException(message + " (rejected by the scheduler: retrying cannot help)")
+        raise AirflowException(message)
+
+    def _copy_logs(self, job: JobRef, cursor: str) -> str:
+        if not self.container_logs:
+            return cursor
+        try:
+            lines, cursor = self.hook.read_logs(job, cursor)
+        except Exception as error:  # logs are a courtesy: never let them decide the task's outcome
+            self.log.warning("Could not read the job's logs: %s", error)
+            return cursor
+        for line in lines:
+            self.log.info("[%s] %s", job.job_id, line)
+        return cursor
+
+    def _cancel(self, job: JobRef, reason: str) -> None:
+        try:
+            self.hook.cancel_job(job, reason)
+            self.log.info("Cancelled %s (%s)", self._describe(job), reason)
+        except Exception as error:
+            self.log.error("Could not cancel %s: %s", self._describe(job), error)
+
+    def _result(self, job: JobRef, status: JobStatus) -> dict[str, Any]:
+        return {"job_id": job.job_id, **job.details, "state": status.state.value}
+
+    def _describe(self, job: JobRef) -> str:
+        where = ", ".join(f"{key} {value}" for key, value in job.details.items())
+        return f"{job.backend} job {job.job_id}" + (f" ({where})" if where else "")
