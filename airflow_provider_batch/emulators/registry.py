@@ -1,0 +1,10 @@
+"""Every emulator the command line can serve, by name. A new emulator (Qarnot, Apolo) is one line here."""
+
+from __future__ import annotations
+
+from airflow_provider_batch.emulators.armada import ArmadaEmulator
+from airflow_provider_batch.emulators.base import Emulator
+
+EMULATORS: dict[str, type[Emulator]] = {
+    ArmadaEmulator.name: ArmadaEmulator,
+}
