@@ -1,0 +1,80 @@
+"""Shared fixtures: the Armada emulator started through its command line, and authorized channels to it."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import grpc
+import pytest
+
+from airflow_provider_batch.emulators import LaunchedEmulators, launch
+from airflow_provider_batch.emulators.testing import authorized_channel
+
+# Fast steps keep every job's way to RUNNING at a few tens of milliseconds.
+ARMADA_EMULATOR_ARGS = ["--only", "armada", "--armada-port", "0", "--admin-port", "0", "--step-ms", "10"]
+
+
+@dataclass(frozen=True)
+class ArmadaEmulatorEndpoint:
+    """How to reach the CLI-started Armada emulator: gRPC target, bearer token, admin base URL."""
+
+    target: str
+    token: str
+    admin: str
+    launched: LaunchedEmulators
+
+    def stats(self) -> dict[str, int]:
+        return self.launched.stats()["armada"]
+
+    def channel(self) -> grpc.Channel:
+        return authorized_channel(self.target, self.token)
+
+
+@pytest.fixture(scope="session")
+def armada_emulator() -> Iterator[ArmadaEmulatorEndpoint]:
+    """One emulator for the whole session (free ports, random token), stopped with SIGTERM at the end."""
+    launched = launch(ARMADA_EMULATOR_ARGS)
+    try:
+        yield ArmadaEmulatorEndpoint(
+            target=launched["armada"]["target"],
+            token=launched["armada"]["token"],
+            admin=launched.admin,
+            launched=launched,
+        )
+    finally:
+        launched.stop()
+
+
+@pytest.fixture
+def make_authorized_channel() -> Iterator[Callable[[str, str], grpc.Channel]]:
+    """`make_authorized_channel(target, token)`: a blocking channel sending `authorization: Bearer <token>`;
+    closed at teardown."""
+    channels: list[grpc.Channel] = []
+
+    def make(target: str, token: str) -> grpc.Channel:
+        channel = authorized_channel(target, token)
+        channels.append(channel)
+        return channel
+
+    yield make
+    for channel in channels:
+        channel.close()
+
+
+@pytest.fixture
+def armada_channel(
+    armada_emulator: ArmadaEmulatorEndpoint, make_authorized_channel: Callable[[str, str], grpc.Channel]
+) -> grpc.Channel:
+    return make_authorized_channel(armada_emulator.target, armada_emulator.token)
+
+
+@pytest.fixture
+def armada_queue(armada_channel: grpc.Channel) -> str:
+    """A new, empty queue on the session emulator."""
+    from airflow_provider_batch._proto.armada import submit_pb2, submit_pb2_grpc
+
+    name = f"test-{uuid.uuid4().hex[:12]}"
+    submit_pb2_grpc.QueueServiceStub(armada_channel).CreateQueue(submit_pb2.Queue(name=name, priority_factor=1.0))
+    return name

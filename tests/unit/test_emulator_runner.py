@@ -1,0 +1,84 @@
+import asyncio
+import os
+import sys
+
+import pytest
+
+from airflow_provider_batch.emulators.runner import OutputLine, ProcessRunner, RunSpec
+
+
+async def run(spec: RunSpec, runner: ProcessRunner | None = None) -> tuple[object, list[OutputLine]]:
+    lines: list[OutputLine] = []
+    result = await (runner or ProcessRunner()).run(spec, on_line=lines.append)
+    return result, lines
+
+
+async def test_exit_codes_and_output() -> None:
+    result, lines = await run(RunSpec(["sh", "-c", "echo out; echo err >&2; exit 3"]))
+    assert result.exit_code == 3 and not result.succeeded
+    assert {(line.stream, line.text) for line in lines} == {("stdout", "out"), ("stderr", "err")}
+    result, _ = await run(RunSpec(["true"]))
+    assert result.succeeded
+
+
+async def test_env_is_the_spec_env_plus_path_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("EMULATOR_SECRET", "do-not-leak")
+    result, lines = await run(
+        RunSpec(["sh", "-c", "echo $GREETING; echo ${EMULATOR_SECRET:-unset}"], {"GREETING": "hi"})
+    )
+    assert result.exit_code == 0
+    assert [line.text for line in lines] == ["hi", "unset"]
+
+
+async def test_runs_in_a_fresh_folder_that_is_removed() -> None:
+    result, lines = await run(RunSpec(["sh", "-c", "pwd; touch left-behind; ls"]))
+    assert lines[0].text == result.workdir
+    assert [line.text for line in lines[1:]] == ["left-behind"]
+    assert not os.path.exists(result.workdir)
+
+
+async def test_timeout_kills_the_process_group() -> None:
+    result, _ = await run(RunSpec(["sh", "-c", "sleep 30 & sleep 30"], timeout_s=0.3))
+    assert result.timed_out and not result.succeeded
+    assert not os.path.exists(result.workdir)
+
+
+async def test_cancelling_kills_the_process() -> None:
+    runner = ProcessRunner()
+    started = asyncio.Event()
+    pids: list[int] = []
+
+    def on_line(line: OutputLine) -> None:
+        pids.append(int(line.text))
+        started.set()
+
+    task = asyncio.ensure_future(runner.run(RunSpec(["sh", "-c", "echo $$; exec sleep 30"]), on_line=on_line))
+    await asyncio.wait_for(started.wait(), 10)
+    assert runner.running == 1
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert runner.running == 0
+    with pytest.raises(ProcessLookupError):
+        os.kill(pids[0], 0)
+
+
+async def test_missing_program_is_a_start_error() -> None:
+    result, _ = await run(RunSpec(["/nonexistent/program"]))
+    assert result.start_error is not None and "/nonexistent/program" in result.start_error
+
+
+async def test_slots_bound_concurrency() -> None:
+    runner = ProcessRunner(max_running=1)
+    async with runner.slot():
+        waiter = asyncio.ensure_future(runner.slot().__aenter__())
+        await asyncio.sleep(0)
+        assert not waiter.done()
+    await asyncio.wait_for(waiter, 5)
+
+
+async def test_long_lines_without_newline_are_kept() -> None:
+    code = "import sys; sys.stdout.write('x' * 200000)"
+    result, lines = await run(RunSpec([sys.executable, "-c", code]))
+    assert result.exit_code == 0
+    assert "".join(line.text for line in lines) == "x" * 200000
