@@ -56,7 +56,7 @@ def authorized_channel(target: str, token: str) -> grpc.Channel:
     return grpc.intercept_channel(grpc.insecure_channel(target), BearerInterceptor(token))
 
 
-class _AioBearer(grpc.aio.UnaryUnaryClientInterceptor, grpc.aio.UnaryStreamClientInterceptor):
+class _AioBearerBase:
     def __init__(self, token: str) -> None:
         self.header = f"Bearer {token}"
 
@@ -65,13 +65,18 @@ class _AioBearer(grpc.aio.UnaryUnaryClientInterceptor, grpc.aio.UnaryStreamClien
         metadata.add("authorization", self.header)
         return details._replace(metadata=metadata)
 
+
+# grpc.aio files each interceptor under the first call type it implements, so one class per call type.
+class _AioBearerUnary(_AioBearerBase, grpc.aio.UnaryUnaryClientInterceptor):
     async def intercept_unary_unary(self, continuation: Callable[..., Any], details: Any, request: Any) -> Any:
         return await continuation(self._details(details), request)
 
+
+class _AioBearerStream(_AioBearerBase, grpc.aio.UnaryStreamClientInterceptor):
     async def intercept_unary_stream(self, continuation: Callable[..., Any], details: Any, request: Any) -> Any:
         return await continuation(self._details(details), request)
 
 
 def authorized_aio_channel(target: str, token: str) -> grpc.aio.Channel:
-    """An asyncio channel to `target` that sends the bearer token with every call."""
-    return grpc.aio.insecure_channel(target, interceptors=[_AioBearer(token)])
+    """An asyncio channel to `target` that sends the bearer token with every unary and server-streaming call."""
+    return grpc.aio.insecure_channel(target, interceptors=[_AioBearerUnary(token), _AioBearerStream(token)])
