@@ -14,7 +14,7 @@ from airflow_provider_batch._proto.armada import event_pb2
 from airflow_provider_batch.emulators.armada.events import EventBus, make_event
 from airflow_provider_batch.emulators.armada.podspec import container_name, to_run_spec
 from airflow_provider_batch.emulators.armada.records import JobRecord, JobState, RunRecord, RunState
-from airflow_provider_batch.emulators.runner import ProcessRunner, RunResult
+from airflow_provider_batch.emulators.runner import OutputLine, ProcessRunner, RunResult
 from airflow_provider_batch.emulators.timefmt import MonotonicClock
 
 log = logging.getLogger(__name__)
@@ -22,6 +22,7 @@ log = logging.getLogger(__name__)
 CLUSTER_ID = "emulator"
 POOL = "default"
 REQUESTOR = "emulator"
+MAX_LOG_LINES = 100_000  # kept per job for Binoculars Logs
 Cause = event_pb2.Cause
 
 
@@ -91,7 +92,11 @@ class Lifecycle:
             run.state, run.started_ns = RunState.RUN_STATE_RUNNING, self.clock.now_ns()
             self.move(job, JobState.RUNNING, "running", node_name=self.node, pool=POOL, **self._pod_fields(job, run))
 
-        result = await self.runner.run(run_spec, on_line=job.logs.append, on_start=started)
+        def keep(line: OutputLine) -> None:
+            if len(job.logs) < MAX_LOG_LINES:  # a runaway job cannot eat the emulator's memory
+                job.logs.append(line)
+
+        result = await self.runner.run(run_spec, on_line=keep, on_start=started)
         self._finish(job, run, result, run_spec.timeout_s)
 
     def _finish(self, job: JobRecord, run: RunRecord, result: RunResult, deadline_s: float | None) -> None:
