@@ -136,14 +136,16 @@ def build_job_request_item(
     scheduler: str | None = None,
     external_job_uri: str | None = None,
     field: str = "job_request_item",
+    spec_field: str = "pod_spec",
 ) -> JobSubmitRequestItem:
     """One validated JobSubmitRequestItem (see `validate_job_request_item` for what is checked).
 
-    `field` is how errors name this item (e.g. `job_request_items[2]`).
+    `field` is how errors name this item (e.g. `job_request_items[2]`; empty for none) and `spec_field` how they
+    name the pod spec inside it.
     """
     if pod_spec is not None and pod_specs:
         raise InvalidJobSpecError("pod_spec", "give pod_spec or pod_specs, not both")
-    specs = [parse_pod_spec(pod_spec)] if pod_spec is not None else []
+    specs = [parse_pod_spec(pod_spec, _path(field, spec_field))] if pod_spec is not None else []
     specs += [parse_pod_spec(spec, f"pod_specs[{i}]") for i, spec in enumerate(pod_specs or [])]
     item = JobSubmitRequestItem(
         priority=priority,
@@ -158,7 +160,7 @@ def build_job_request_item(
         scheduler=scheduler or "",
         external_job_uri=external_job_uri or "",
     )
-    validate_job_request_item(item, field, spec_field="pod_spec" if pod_spec is not None else None)
+    validate_job_request_item(item, field, spec_field=spec_field if pod_spec is not None else None)
     return item
 
 
@@ -191,6 +193,10 @@ def as_job_request_item(item: Any, field: str = "job_request_items[0]") -> JobSu
     raise InvalidJobSpecError(field, f"expected a JobSubmitRequestItem or a dict, got {type(item).__name__}")
 
 
+def _path(*parts: str) -> str:
+    return ".".join(part for part in parts if part)
+
+
 def validate_job_set_id(queue: str, job_set_id: str) -> None:
     if not queue:
         raise InvalidJobSpecError("queue", "is empty", "name the Armada queue to submit to")
@@ -208,17 +214,17 @@ def validate_job_request_item(
     `spec_field` names the pod spec as the author gave it (`pod_spec`), when it was moved into pod_specs.
     """
     if not item.namespace:
-        raise InvalidJobSpecError(f"{field}.namespace", "is empty", "set the Kubernetes namespace, e.g. 'default'")
+        raise InvalidJobSpecError(_path(field, "namespace"), "is empty", "set the Kubernetes namespace, e.g. 'default'")
     if not _DNS_LABEL.match(item.namespace):
-        raise InvalidJobSpecError(f"{field}.namespace", f"{item.namespace!r} is not a valid Kubernetes namespace")
+        raise InvalidJobSpecError(_path(field, "namespace"), f"{item.namespace!r} is not a valid Kubernetes namespace")
     if len(item.client_id) > MAX_CLIENT_ID_LENGTH:
-        raise InvalidJobSpecError(f"{field}.client_id", f"is {len(item.client_id)} characters; at most 100")
+        raise InvalidJobSpecError(_path(field, "client_id"), f"is {len(item.client_id)} characters; at most 100")
     specs = list(item.pod_specs) + ([item.pod_spec] if item.HasField("pod_spec") else [])
     if len(specs) != 1:
-        raise InvalidJobSpecError(f"{field}.pod_specs", f"has {len(specs)} pod specs; Armada runs exactly one")
+        raise InvalidJobSpecError(_path(field, "pod_specs"), f"has {len(specs)} pod specs; Armada runs exactly one")
     if spec_field is None:
         spec_field = "pod_specs[0]" if item.pod_specs else "pod_spec"
-    validate_pod_spec(specs[0], f"{field}.{spec_field}")
+    validate_pod_spec(specs[0], _path(field, spec_field))
 
 
 def validate_pod_spec(spec: PodSpec, field: str = "pod_spec") -> None:

@@ -75,7 +75,8 @@ class ArmadaOperator(BatchJobOperator):
                 priority=self.priority,
                 labels=self.labels,
                 annotations=self.annotations,
-                field="job_request",
+                field="",
+                spec_field="job_request",
             )
         queue = self.armada_queue or self.hook.settings.default_queue  # type: ignore[attr-defined]
         if not queue:

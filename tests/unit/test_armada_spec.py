@@ -110,8 +110,8 @@ def test_armada_client_messages_are_accepted():
             },
             "job_request_item.pod_spec.containers[0].resources.requests.cpu",
         ),
-        ({"pod_spec": {"containers": [{"name": "a", "imagee": "typo"}]}}, "pod_spec"),
-        ({"pod_spec": "containers: [unclosed"}, "pod_spec"),
+        ({"pod_spec": {"containers": [{"name": "a", "imagee": "typo"}]}}, "job_request_item.pod_spec"),
+        ({"pod_spec": "containers: [unclosed"}, "job_request_item.pod_spec"),
     ],
 )
 def test_bad_input_names_the_field(change, field):
