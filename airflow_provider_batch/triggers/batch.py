@@ -70,9 +70,10 @@ class BatchJobTrigger(BaseTrigger):
         job = JobRef.from_json(self.job)
         source = sources.open_source(job)
         try:
-            yield TriggerEvent(await self._wait(job, source))
+            event = await self._wait(job, source)
         finally:
             await source.close()
+        yield TriggerEvent(event)
 
     async def _wait(self, job: JobRef, source: sources.StatusSource) -> dict[str, Any]:
         error_delays = ERROR_RETRY.delays()
