@@ -164,3 +164,19 @@ def test_twenty_jobs_survive_a_thirty_percent_fault_rate():
         faults = requests.get(f"{emulators.admin}/faults", timeout=5).json()["armada"]
         assert faults.get("/api.Submit/SubmitJobs", 0) > 0, f"no submit was faulted, the test proves nothing: {faults}"
         assert sum(faults.values()) >= 10
+
+
+def test_event_stream_reopens_after_silence_without_losing_or_repeating(armada_emulator, armada_queue):
+    from datetime import timedelta
+
+    channel = GrpcChannelArguments(armada_emulator.target).channel(CallCredentials.bearer(armada_emulator.token))
+    client = ArmadaClient(channel, event_timeout=timedelta(seconds=0.3))
+    item = client.create_job_request_item(pod_spec=pod("sleep 1.5; echo late"), namespace="default")
+    job_id = client.submit_jobs(armada_queue, "quiet", [item]).job_response_items[0].job_id
+    before = armada_emulator.stats().get("/api.Event/GetJobSetEvents", 0)
+    seen = follow_to_end(client, armada_queue, "quiet", {job_id})
+    reopened = armada_emulator.stats().get("/api.Event/GetJobSetEvents", 0) - before
+    assert reopened >= 2, "the stream was never reopened on silence"
+    assert len(seen[job_id]) == len(set(seen[job_id])), f"events repeated after reopening: {seen[job_id]}"
+    assert seen[job_id][-1] is EventType.succeeded
+    channel.close()
