@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+LINTED := airflow_provider_batch tests $(wildcard benchmarks dags_examples)
 
 .PHONY: demo test lint typecheck unit install protos clean
 
@@ -12,7 +13,7 @@ $(PY):
 # Installed in two steps so the protos are generated with the grpcio-tools that matches the venv's grpcio.
 $(STAMP): $(PY) pyproject.toml setup.py $(shell find protos -name '*.proto')
 	$(PY) -m pip install -q --upgrade pip setuptools wheel
-	$(PY) -m pip install -q "grpcio-tools>=1.84.0,<1.86" "grpcio==1.84.0"
+	$(PY) -m pip install -q "grpcio-tools==1.84.0" "grpcio==1.84.0"
 	$(PY) -m pip install -q --no-build-isolation -e ".[test]"
 	touch $(STAMP)
 
@@ -25,8 +26,8 @@ demo: install
 	$(PY) -m airflow_provider_batch.demo
 
 lint: install
-	$(VENV)/bin/ruff check airflow_provider_batch tests benchmarks
-	$(VENV)/bin/ruff format --check airflow_provider_batch tests benchmarks
+	$(VENV)/bin/ruff check $(LINTED)
+	$(VENV)/bin/ruff format --check $(LINTED)
 
 typecheck: install
 	$(VENV)/bin/mypy
