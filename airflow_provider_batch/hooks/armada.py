@@ -176,12 +176,17 @@ class ArmadaHook(BatchHook):
         return template.replace("<job_id>", job.job_id).format(**values)
 
     async def aget_status(self, job: JobRef) -> JobStatus:
+        return (await self.aget_statuses([job]))[job.job_id]
+
+    async def aget_statuses(self, jobs: list[JobRef]) -> dict[str, JobStatus]:
+        """One GetJobStatus for all the jobs (500 ids a call), one GetJobErrors for the failed among them."""
         client = await self.aget_client()
-        state = (await client.get_job_status([job.job_id])).job_states.get(job.job_id, ArmadaState.UNKNOWN)
-        reason = ""
-        if ArmadaState(state) in _NEEDS_REASON:
-            reason = (await client.get_job_errors([job.job_id])).job_errors.get(job.job_id, "")
-        return to_job_status(state, reason)
+        ids = [job.job_id for job in jobs]
+        states = (await client.get_job_status(ids)).job_states
+        native = {job_id: ArmadaState(states.get(job_id, ArmadaState.UNKNOWN)) for job_id in ids}
+        failed = [job_id for job_id, state in native.items() if state in _NEEDS_REASON]
+        reasons = dict((await client.get_job_errors(failed)).job_errors) if failed else {}
+        return {job_id: to_job_status(state, reasons.get(job_id, "")) for job_id, state in native.items()}
 
     async def acancel_job(self, job: JobRef, reason: str) -> None:
         client = await self.aget_client()

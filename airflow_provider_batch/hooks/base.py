@@ -6,6 +6,7 @@ the operator lifecycle and the trigger are written once for all schedulers.
 
 from __future__ import annotations
 
+import asyncio
 from abc import abstractmethod
 from collections.abc import Mapping
 from typing import Any
@@ -86,6 +87,11 @@ class BatchHook(BaseHook):
     @abstractmethod
     async def aget_status(self, job: JobRef) -> JobStatus:
         """The asyncio form of get_status; never blocks the event loop."""
+
+    async def aget_statuses(self, jobs: list[JobRef]) -> dict[str, JobStatus]:
+        """States of many jobs at once, by job id. Backends override this with one batched call."""
+        answers = await asyncio.gather(*(self.aget_status(job) for job in jobs))
+        return {job.job_id: status for job, status in zip(jobs, answers, strict=True)}
 
     @abstractmethod
     async def acancel_job(self, job: JobRef, reason: str) -> None:

@@ -83,7 +83,7 @@ class BatchJobTrigger(BaseTrigger):
             if self.deadline is not None and time.time() >= self.deadline:
                 return self._event(job, "timeout", None, "the task's timeout passed before the job ended")
             try:
-                status = await source.status(job)
+                status = await source.status(job, self.poll_interval)
             except Exception as error:
                 if not is_transient(error) or errors_in_a_row >= len(error_delays):
                     return self._event(job, "error", None, f"could not get the job's state: {error}")

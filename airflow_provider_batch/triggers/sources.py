@@ -1,7 +1,7 @@
 """Where a trigger gets a job's state from: the "status source".
 
-For now the source asks the backend's asyncio client through its hook, one job at a time; the job-service cache
-(batched watching, embedded or standalone) plugs in behind the same interface.
+By default the embedded job-service cache, shared by every trigger of the triggerer process, which asks the
+scheduler about all watched jobs of a connection together; `DirectStatusSource` asks one job at a time.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from typing import Protocol
 from airflow_provider_batch.common.jobref import JobRef
 from airflow_provider_batch.common.states import JobStatus
 from airflow_provider_batch.hooks.base import BatchHook
+from airflow_provider_batch.jobservice.cache import embedded_cache
 
 HOOKS = {
     "armada": "airflow_provider_batch.hooks.armada.ArmadaHook",
@@ -19,7 +20,7 @@ HOOKS = {
 
 
 class StatusSource(Protocol):
-    async def status(self, job: JobRef) -> JobStatus: ...
+    async def status(self, job: JobRef, poll_interval: float) -> JobStatus: ...
 
     async def cancel(self, job: JobRef, reason: str) -> None: ...
 
@@ -43,7 +44,7 @@ class DirectStatusSource:
     def __init__(self, backend: str, conn_id: str) -> None:
         self._hook = hook_for(backend, conn_id)
 
-    async def status(self, job: JobRef) -> JobStatus:
+    async def status(self, job: JobRef, poll_interval: float) -> JobStatus:
         return await self._hook.aget_status(job)
 
     async def cancel(self, job: JobRef, reason: str) -> None:
@@ -53,5 +54,25 @@ class DirectStatusSource:
         await self._hook.aclose()
 
 
+class CachedStatusSource:
+    """Reads states from the embedded cache of this event loop; cancels through the backend's hook."""
+
+    def __init__(self, backend: str, conn_id: str) -> None:
+        self._backend, self._conn_id = backend, conn_id
+
+    async def status(self, job: JobRef, poll_interval: float) -> JobStatus:
+        return await embedded_cache(hook_for).status(job, poll_interval)
+
+    async def cancel(self, job: JobRef, reason: str) -> None:
+        hook = hook_for(self._backend, self._conn_id)
+        try:
+            await hook.acancel_job(job, reason)
+        finally:
+            await hook.aclose()
+
+    async def close(self) -> None:
+        """The cache is shared: it forgets jobs nobody asks about by itself."""
+
+
 def open_source(job: JobRef) -> StatusSource:
-    return DirectStatusSource(job.backend, job.conn_id)
+    return CachedStatusSource(job.backend, job.conn_id)

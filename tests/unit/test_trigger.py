@@ -24,7 +24,7 @@ class FakeSource:
         self.cancelled = []
         self.closed = False
 
-    async def status(self, job):
+    async def status(self, job, poll_interval):
         self.asked += 1
         answer = self.answers.pop(0) if len(self.answers) > 1 else self.answers[0]
         if isinstance(answer, BaseException):

@@ -1,0 +1,166 @@
+"""The embedded job-service cache: one watcher per (backend, connection) asks about all its jobs together.
+
+A thousand deferred tasks on one Armada connection cost one GetJobStatus call (500 ids each) per interval instead
+of a thousand. Triggers read the state from memory. A job nobody has asked about for `forget_after` seconds is
+dropped; a watcher with no jobs left stops. Transient scheduler errors keep the last known states and back off;
+when no answer has come for a while, the error reaches the triggers (which retry it a bounded number of times).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+import weakref
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from airflow_provider_batch.common.errors import is_transient
+from airflow_provider_batch.common.jobref import JobRef
+from airflow_provider_batch.common.retry import RetryPolicy
+from airflow_provider_batch.common.states import JobStatus
+from airflow_provider_batch.hooks.base import BatchHook
+
+log = logging.getLogger(__name__)
+MIN_INTERVAL = 0.5
+BACKOFF = RetryPolicy(max_attempts=8, initial_backoff=1.0, max_backoff=30.0)
+
+
+@dataclass
+class _Watched:
+    job: JobRef
+    last_asked: float
+    status: JobStatus | None = None
+    known: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+class JobWatcher:
+    """Watches every job of one backend connection with batched status calls."""
+
+    def __init__(self, hook: BatchHook, interval: float, forget_after: float, on_idle: Callable[[], None]) -> None:
+        self.hook = hook
+        self.interval = max(interval, MIN_INTERVAL)
+        self.forget_after = forget_after
+        self._on_idle = on_idle
+        self._jobs: dict[str, _Watched] = {}
+        self._error: BaseException | None = None
+        self._last_answer = time.monotonic()
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self.polls = 0
+
+    async def status(self, job: JobRef, poll_interval: float) -> JobStatus:
+        """The job's last known state; the first call waits for the next poll."""
+        watched = self._jobs.get(job.job_id)
+        if watched is None:
+            watched = self._jobs[job.job_id] = _Watched(job, time.monotonic())
+            self._wake.set()
+        watched.last_asked = time.monotonic()
+        if poll_interval < self.interval:
+            self.interval = max(poll_interval, MIN_INTERVAL)
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._run(), name=f"batch-watcher-{self.hook.backend}-{self.hook.conn_id}")
+        while True:
+            error = self._error
+            if error is not None and (self._stale() or (watched.status is None and not is_transient(error))):
+                raise error
+            if watched.status is not None and not self._stale():
+                return watched.status
+            watched.known.clear()
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(watched.known.wait(), timeout=self.interval * 2)
+
+    def _stale(self) -> bool:
+        """No answer from the scheduler for five intervals: cached states can no longer be trusted."""
+        return self._error is not None and time.monotonic() - self._last_answer > 5 * self.interval
+
+    async def _run(self) -> None:
+        errors_in_a_row = 0
+        delays = BACKOFF.delays()
+        while self._jobs:
+            self._forget_the_forgotten()
+            pending = [w.job for w in self._jobs.values() if w.status is None or not w.status.state.is_terminal]
+            if pending:
+                try:
+                    answers = await self.hook.aget_statuses(pending)
+                except Exception as error:
+                    self._error = error
+                    self._notify_all()
+                    delay = delays[min(errors_in_a_row, len(delays) - 1)]
+                    errors_in_a_row += 1
+                    log.warning(
+                        "polling %d %s jobs failed (%s); again in %.1fs", len(pending), self.hook.backend, error, delay
+                    )
+                    await self._sleep(delay)
+                    continue
+                self.polls += 1
+                errors_in_a_row = 0
+                self._error = None
+                self._last_answer = time.monotonic()
+                for job_id, status in answers.items():
+                    watched = self._jobs.get(job_id)
+                    if watched is not None:
+                        watched.status = status
+                        watched.known.set()
+            await self._sleep(self.interval)
+        self._on_idle()
+
+    def _forget_the_forgotten(self) -> None:
+        now = time.monotonic()
+        for job_id in [j for j, w in self._jobs.items() if now - w.last_asked > self.forget_after]:
+            del self._jobs[job_id]
+
+    def _notify_all(self) -> None:
+        for watched in self._jobs.values():
+            watched.known.set()
+
+    async def _sleep(self, seconds: float) -> None:
+        self._wake.clear()
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), timeout=seconds)
+
+    @property
+    def watched(self) -> int:
+        return len(self._jobs)
+
+    async def aclose(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        await self.hook.aclose()
+
+
+class JobServiceCache:
+    """All watchers of one event loop (the triggerer's): shared by every trigger in the process."""
+
+    def __init__(self, hook_for: Callable[[str, str], BatchHook], forget_after: float = 300.0) -> None:
+        self._hook_for = hook_for
+        self.forget_after = forget_after
+        self.watchers: dict[tuple[str, str], JobWatcher] = {}
+
+    async def status(self, job: JobRef, poll_interval: float) -> JobStatus:
+        key = (job.backend, job.conn_id)
+        watcher = self.watchers.get(key)
+        if watcher is None:
+            watcher = self.watchers[key] = JobWatcher(
+                self._hook_for(*key), poll_interval, self.forget_after, lambda: self._forget(key, watcher)
+            )
+        return await watcher.status(job, poll_interval)
+
+    def _forget(self, key: tuple[str, str], watcher: JobWatcher | None) -> None:
+        if self.watchers.get(key) is watcher:
+            del self.watchers[key]
+
+
+_CACHES: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, JobServiceCache] = weakref.WeakKeyDictionary()
+
+
+def embedded_cache(hook_for: Callable[[str, str], BatchHook]) -> JobServiceCache:
+    """The cache of the running event loop, created on first use."""
+    loop = asyncio.get_running_loop()
+    cache = _CACHES.get(loop)
+    if cache is None:
+        cache = _CACHES[loop] = JobServiceCache(hook_for)
+    return cache

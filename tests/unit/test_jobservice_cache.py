@@ -1,0 +1,109 @@
+"""The embedded cache with a fake hook: batching, forgetting, errors."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from airflow_provider_batch.common.errors import SchedulerError
+from airflow_provider_batch.common.jobref import JobRef
+from airflow_provider_batch.common.states import JobState, JobStatus
+from airflow_provider_batch.jobservice.cache import JobServiceCache
+
+
+class FakeHook:
+    backend = "armada"
+
+    def __init__(self, conn_id, script=None):
+        self.conn_id = conn_id
+        self.calls: list[int] = []
+        self.script = list(script or [])
+        self.closed = False
+
+    async def aget_statuses(self, jobs):
+        self.calls.append(len(jobs))
+        if self.script:
+            answer = self.script.pop(0)
+            if isinstance(answer, BaseException):
+                raise answer
+            return {job.job_id: answer for job in jobs}
+        return {job.job_id: JobStatus(JobState.RUNNING) for job in jobs}
+
+    async def aclose(self):
+        self.closed = True
+
+
+def job(i, conn="c"):
+    return JobRef("armada", conn, f"job-{i}", {})
+
+
+@pytest.fixture
+def hooks():
+    made: dict[str, FakeHook] = {}
+
+    def hook_for(backend, conn_id):
+        made[conn_id] = made.get(conn_id) or FakeHook(conn_id)
+        return made[conn_id]
+
+    return made, hook_for
+
+
+async def test_many_jobs_one_call_per_interval(hooks):
+    made, hook_for = hooks
+    cache = JobServiceCache(hook_for)
+    answers = await asyncio.gather(*(cache.status(job(i), 0.5) for i in range(200)))
+    assert {a.state for a in answers} == {JobState.RUNNING}
+    assert len(made["c"].calls) <= 2 and sum(made["c"].calls) <= 400
+    await asyncio.gather(*(cache.status(job(i), 0.5) for i in range(200)))  # from memory: no new call
+    assert len(made["c"].calls) <= 2
+    for watcher in cache.watchers.values():
+        await watcher.aclose()
+
+
+async def test_one_watcher_per_connection(hooks):
+    made, hook_for = hooks
+    cache = JobServiceCache(hook_for)
+    await asyncio.gather(cache.status(job(1, "a"), 0.5), cache.status(job(2, "b"), 0.5))
+    assert set(cache.watchers) == {("armada", "a"), ("armada", "b")}
+    for watcher in cache.watchers.values():
+        await watcher.aclose()
+    assert made["a"].closed and made["b"].closed
+
+
+async def test_forgotten_jobs_are_dropped_and_the_watcher_stops(hooks):
+    _, hook_for = hooks
+    cache = JobServiceCache(hook_for, forget_after=0.6)
+    await cache.status(job(1), 0.5)
+    watcher = cache.watchers[("armada", "c")]
+    for _ in range(40):
+        if not cache.watchers:
+            break
+        await asyncio.sleep(0.1)
+    assert watcher.watched == 0 and not cache.watchers
+
+
+async def test_terminal_jobs_are_not_asked_again(hooks):
+    made, hook_for = hooks
+    made["c"] = FakeHook("c", [JobStatus(JobState.SUCCEEDED)] * 3)
+    cache = JobServiceCache(hook_for)
+    assert (await cache.status(job(1), 0.5)).state is JobState.SUCCEEDED
+    await asyncio.sleep(1.2)
+    assert made["c"].calls == [1]
+    await cache.watchers[("armada", "c")].aclose()
+
+
+async def test_a_transient_error_keeps_the_cached_state_and_a_permanent_one_is_raised(hooks):
+    made, hook_for = hooks
+    transient = SchedulerError("Armada", "GetJobStatus", "UNAVAILABLE", "down", retryable=True)
+    made["c"] = FakeHook("c", [JobStatus(JobState.RUNNING), transient, JobStatus(JobState.SUCCEEDED)])
+    cache = JobServiceCache(hook_for)
+    assert (await cache.status(job(1), 0.5)).state is JobState.RUNNING
+    await asyncio.sleep(0.7)  # the failed poll
+    assert (await cache.status(job(1), 0.5)).state is JobState.RUNNING
+    await cache.watchers[("armada", "c")].aclose()
+
+    made["d"] = FakeHook("d", [SchedulerError("Armada", "GetJobStatus", "PERMISSION_DENIED", "no access")])
+    with pytest.raises(SchedulerError, match="no access"):
+        await cache.status(job(1, "d"), 0.5)
+    await cache.watchers[("armada", "d")].aclose()
