@@ -13,7 +13,7 @@ import contextlib
 import logging
 import time
 import weakref
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from airflow_provider_batch.common.errors import is_transient
@@ -24,6 +24,7 @@ from airflow_provider_batch.hooks.base import BatchHook
 
 log = logging.getLogger(__name__)
 MIN_INTERVAL = 0.5
+OnUpdate = Callable[[list[tuple[JobRef, JobStatus]]], Awaitable[None]]
 BACKOFF = RetryPolicy(max_attempts=8, initial_backoff=1.0, max_backoff=30.0)
 
 
@@ -38,8 +39,17 @@ class _Watched:
 class JobWatcher:
     """Watches every job of one backend connection with batched status calls."""
 
-    def __init__(self, hook: BatchHook, interval: float, forget_after: float, on_idle: Callable[[], None]) -> None:
+    def __init__(
+        self,
+        hook: BatchHook,
+        interval: float,
+        forget_after: float,
+        on_idle: Callable[[], None],
+        on_update: OnUpdate | None = None,
+    ) -> None:
         self.hook = hook
+        self._on_update = on_update
+        self.changed = asyncio.Condition()
         self.interval = max(interval, MIN_INTERVAL)
         self.forget_after = forget_after
         self._on_idle = on_idle
@@ -50,17 +60,24 @@ class JobWatcher:
         self._task: asyncio.Task[None] | None = None
         self.polls = 0
 
-    async def status(self, job: JobRef, poll_interval: float) -> JobStatus:
-        """The job's last known state; the first call waits for the next poll."""
+    def watch(self, job: JobRef, poll_interval: float, known: JobStatus | None = None) -> _Watched:
+        """Start (or keep) watching a job; `known` is a state remembered from before a restart."""
         watched = self._jobs.get(job.job_id)
         if watched is None:
-            watched = self._jobs[job.job_id] = _Watched(job, time.monotonic())
+            watched = self._jobs[job.job_id] = _Watched(job, time.monotonic(), known)
+            if known is not None:
+                watched.known.set()
             self._wake.set()
         watched.last_asked = time.monotonic()
         if poll_interval < self.interval:
             self.interval = max(poll_interval, MIN_INTERVAL)
         if self._task is None or self._task.done():
             self._task = asyncio.create_task(self._run(), name=f"batch-watcher-{self.hook.backend}-{self.hook.conn_id}")
+        return watched
+
+    async def status(self, job: JobRef, poll_interval: float) -> JobStatus:
+        """The job's last known state; the first call waits for the next poll."""
+        watched = self.watch(job, poll_interval)
         while True:
             error = self._error
             if error is not None and (self._stale() or (watched.status is None and not is_transient(error))):
@@ -98,11 +115,18 @@ class JobWatcher:
                 errors_in_a_row = 0
                 self._error = None
                 self._last_answer = time.monotonic()
+                updates = []
                 for job_id, status in answers.items():
                     watched = self._jobs.get(job_id)
                     if watched is not None:
+                        if watched.status != status:
+                            updates.append((watched.job, status))
                         watched.status = status
                         watched.known.set()
+                if updates and self._on_update is not None:
+                    await self._on_update(updates)
+                async with self.changed:
+                    self.changed.notify_all()
             await self._sleep(self.interval)
         self._on_idle()
 
@@ -135,19 +159,37 @@ class JobWatcher:
 class JobServiceCache:
     """All watchers of one event loop (the triggerer's): shared by every trigger in the process."""
 
-    def __init__(self, hook_for: Callable[[str, str], BatchHook], forget_after: float = 300.0) -> None:
+    def __init__(
+        self,
+        hook_for: Callable[[str, str], BatchHook],
+        forget_after: float = 300.0,
+        on_update: OnUpdate | None = None,
+    ) -> None:
         self._hook_for = hook_for
         self.forget_after = forget_after
+        self._on_update = on_update
         self.watchers: dict[tuple[str, str], JobWatcher] = {}
 
-    async def status(self, job: JobRef, poll_interval: float) -> JobStatus:
+    def watcher(self, job: JobRef, poll_interval: float) -> JobWatcher:
         key = (job.backend, job.conn_id)
         watcher = self.watchers.get(key)
         if watcher is None:
             watcher = self.watchers[key] = JobWatcher(
-                self._hook_for(*key), poll_interval, self.forget_after, lambda: self._forget(key, watcher)
+                self._hook_for(*key),
+                poll_interval,
+                self.forget_after,
+                lambda: self._forget(key, watcher),
+                self._on_update,
             )
-        return await watcher.status(job, poll_interval)
+        return watcher
+
+    async def status(self, job: JobRef, poll_interval: float) -> JobStatus:
+        return await self.watcher(job, poll_interval).status(job, poll_interval)
+
+    async def aclose(self) -> None:
+        for watcher in list(self.watchers.values()):
+            await watcher.aclose()
+        self.watchers.clear()
 
     def _forget(self, key: tuple[str, str], watcher: JobWatcher | None) -> None:
         if self.watchers.get(key) is watcher:

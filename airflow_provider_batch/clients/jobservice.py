@@ -1,0 +1,78 @@
+"""Clients of the job service (`jobservice.JobService`): the seed's JobServiceClient and its asyncio twin.
+
+`get_job_status(queue, job_set_id, job_id)` and `health()` are the seed's calls; `get_job_statuses(jobs)` asks
+about a batch of jobs of any backend at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from google.protobuf import empty_pb2
+
+from airflow_provider_batch._proto.jobservice import jobservice_pb2 as pb
+from airflow_provider_batch._proto.jobservice import jobservice_pb2_grpc as pb_grpc
+from airflow_provider_batch.common.errors import SchedulerError
+from airflow_provider_batch.common.jobref import JobRef
+from airflow_provider_batch.common.states import JobState, JobStatus
+
+JobServiceRequest = pb.JobServiceRequest
+JobServiceResponse = pb.JobServiceResponse
+
+
+def statuses_request(jobs: Sequence[JobRef], poll_interval: float) -> pb.JobStatusesRequest:
+    return pb.JobStatusesRequest(
+        jobs=[pb.WatchedJob(backend=j.backend, conn_id=j.conn_id, job_id=j.job_id, details=j.details) for j in jobs],
+        poll_interval=poll_interval,
+    )
+
+
+def read_statuses(response: Any) -> dict[str, JobStatus | SchedulerError]:
+    """Each job's state, or the error the service met learning it."""
+    out: dict[str, JobStatus | SchedulerError] = {}
+    for answer in response.statuses:
+        if answer.error:
+            out[answer.job_id] = SchedulerError(
+                "job service", "GetJobStatuses", "ERROR", answer.error, answer.retryable
+            )
+        else:
+            out[answer.job_id] = JobStatus(JobState(answer.state), answer.native_state, answer.reason)
+    return out
+
+
+class JobServiceClient:
+    def __init__(self, channel: Any, timeout: float = 30.0) -> None:
+        self._stub = pb_grpc.JobServiceStub(channel)
+        self.timeout = timeout
+
+    def get_job_status(self, queue: str, job_set_id: str, job_id: str) -> pb.JobServiceResponse:
+        request = pb.JobServiceRequest(queue=queue, job_set_id=job_set_id, job_id=job_id)
+        return self._stub.GetJobStatus(request, timeout=self.timeout)
+
+    def get_job_statuses(
+        self, jobs: Sequence[JobRef], poll_interval: float = 5.0
+    ) -> dict[str, JobStatus | SchedulerError]:
+        return read_statuses(self._stub.GetJobStatuses(statuses_request(jobs, poll_interval), timeout=self.timeout))
+
+    def health(self) -> pb.HealthCheckResponse:
+        return self._stub.Health(empty_pb2.Empty(), timeout=self.timeout)
+
+
+class JobServiceAsyncIOClient:
+    def __init__(self, channel: Any, timeout: float = 30.0) -> None:
+        self._stub = pb_grpc.JobServiceStub(channel)
+        self.timeout = timeout
+
+    async def get_job_status(self, queue: str, job_set_id: str, job_id: str) -> pb.JobServiceResponse:
+        request = pb.JobServiceRequest(queue=queue, job_set_id=job_set_id, job_id=job_id)
+        return await self._stub.GetJobStatus(request, timeout=self.timeout)
+
+    async def get_job_statuses(
+        self, jobs: Sequence[JobRef], poll_interval: float = 5.0
+    ) -> dict[str, JobStatus | SchedulerError]:
+        request = statuses_request(jobs, poll_interval)
+        return read_statuses(await self._stub.GetJobStatuses(request, timeout=self.timeout))
+
+    async def health(self) -> pb.HealthCheckResponse:
+        return await self._stub.Health(empty_pb2.Empty(), timeout=self.timeout)

@@ -1,0 +1,68 @@
+"""`python -m airflow_provider_batch.jobservice serve --port N --store URL --token T`
+
+Runs the job-service cache as a standalone gRPC service (`jobservice.JobService`), for several triggerers to
+share. The schedulers are reached through Airflow connections (AIRFLOW_CONN_* variables or a secrets backend),
+named in each request; the seed's GetJobStatus(queue, job_set_id, job_id) uses `--armada-conn-id`. Once it
+listens it prints one line `READY {"target": "host:port"}` to stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import signal
+import sys
+from typing import TextIO
+
+
+def parse(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m airflow_provider_batch.jobservice")
+    commands = parser.add_subparsers(dest="command", required=True)
+    run = commands.add_parser("serve", help="serve the job-service cache over gRPC")
+    run.add_argument("--host", default="127.0.0.1")
+    run.add_argument("--port", type=int, default=60003, help="0 picks a free port")
+    run.add_argument("--store", default="jobservice.db", help="SQLite path or URL, or a postgresql:// URL")
+    run.add_argument(
+        "--token",
+        default=os.environ.get("BATCH_JOBSERVICE_TOKEN", ""),
+        help="bearer token clients must send (default: $BATCH_JOBSERVICE_TOKEN)",
+    )
+    run.add_argument("--armada-conn-id", default="armada_default")
+    run.add_argument("--forget-after", type=float, default=300.0, help="seconds before an unasked-about job is dropped")
+    run.add_argument("--log-level", default="INFO")
+    args = parser.parse_args(argv)
+    if not args.token:
+        parser.error("--token (or BATCH_JOBSERVICE_TOKEN) is required: the service refuses anonymous callers")
+    return args
+
+
+async def main(args: argparse.Namespace, ready_out: TextIO) -> int:
+    # Imported here, after stdout went to stderr: Airflow configures its logging to stdout on import, and stdout
+    # must carry nothing but the READY line.
+    from airflow_provider_batch.jobservice.server import JobServiceServicer, serve
+    from airflow_provider_batch.jobservice.store import JobStore
+    from airflow_provider_batch.triggers.sources import hook_for
+
+    store = JobStore(args.store)
+    servicer = JobServiceServicer(hook_for, args.token, store, args.armada_conn_id, args.forget_after)
+    server, port = await serve(servicer, args.host, args.port)
+    print("READY " + json.dumps({"target": f"{args.host}:{port}"}), file=ready_out, flush=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    await server.stop(grace=2)
+    await servicer.cache.aclose()
+    store.close()
+    return 0
+
+
+if __name__ == "__main__":
+    arguments = parse(sys.argv[1:])
+    logging.basicConfig(level=arguments.log_level, stream=sys.stderr, format="%(asctime)s %(name)s %(message)s")
+    ready, sys.stdout = sys.stdout, sys.stderr
+    sys.exit(asyncio.run(main(arguments, ready)))

@@ -1,0 +1,177 @@
+"""The standalone job service against the Armada emulator: the seed's calls, batches, auth, restarts, stores."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+
+import grpc
+import pytest
+
+from airflow_provider_batch.clients.armada import ArmadaClient
+from airflow_provider_batch.clients.jobservice import JobServiceClient, JobServiceResponse
+from airflow_provider_batch.common.channel import CallCredentials, GrpcChannelArguments
+from airflow_provider_batch.common.jobref import JobRef
+from airflow_provider_batch.common.states import JobState, JobStatus
+from airflow_provider_batch.jobservice.store import JobStore
+
+pytestmark = pytest.mark.wire
+TOKEN = "service-token"
+State = JobServiceResponse.State
+
+
+class Service:
+    def __init__(self, store: str, emulator) -> None:
+        env = dict(os.environ)
+        env["AIRFLOW_CONN_ARMADA_DEFAULT"] = json.dumps(
+            {"conn_type": "armada", "host": emulator.target, "password": emulator.token}
+        )
+        command = [sys.executable, "-m", "airflow_provider_batch.jobservice", "serve", "--port", "0"]
+        self.process = subprocess.Popen(
+            [*command, "--store", store, "--token", TOKEN, "--log-level", "WARNING"],
+            stdout=subprocess.PIPE,
+            env=env,
+            text=True,
+        )
+        line = self.process.stdout.readline()
+        assert line.startswith("READY "), f"job service did not start: {line!r}"
+        self.target = json.loads(line[6:])["target"]
+
+    def client(self, token: str = TOKEN) -> JobServiceClient:
+        return JobServiceClient(GrpcChannelArguments(self.target).channel(CallCredentials.bearer(token)), timeout=20)
+
+    def stop(self) -> int:
+        self.process.send_signal(signal.SIGTERM)
+        return self.process.wait(timeout=20)
+
+
+@pytest.fixture
+def armada(armada_emulator) -> Iterator[ArmadaClient]:
+    channel = GrpcChannelArguments(armada_emulator.target).channel(CallCredentials.bearer(armada_emulator.token))
+    yield ArmadaClient(channel)
+    channel.close()
+
+
+def pod(script):
+    quantities = {"cpu": "100m", "memory": "64Mi"}
+    spec = {
+        "name": "main",
+        "command": ["sh", "-c", script],
+        "resources": {"requests": quantities, "limits": quantities},
+    }
+    return {"containers": [spec]}
+
+
+def submit(armada, queue, job_set, script) -> str:
+    item = armada.create_job_request_item(pod_spec=pod(script), namespace="default")
+    return armada.submit_jobs(queue, job_set, [item]).job_response_items[0].job_id
+
+
+def wait_for(predicate, timeout=30.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.2)
+    raise AssertionError("condition not met in time")
+
+
+def test_seed_calls_batches_and_auth(tmp_path, armada_emulator, armada_queue, armada):
+    service = Service(str(tmp_path / "js.db"), armada_emulator)
+    try:
+        ok = submit(armada, armada_queue, "seed", "echo fine")
+        bad = submit(armada, armada_queue, "seed", "exit 4")
+        client = service.client()
+        assert client.health().status == 1
+        final = wait_for(lambda: (r := client.get_job_status(armada_queue, "seed", ok)).state == State.SUCCEEDED and r)
+        assert final.error == ""
+        failed = wait_for(lambda: (r := client.get_job_status(armada_queue, "seed", bad)).state == State.FAILED and r)
+        assert "code 4" in failed.error
+        assert client.get_job_status(armada_queue, "seed", "01NOSUCHJOB00000000000000").state == State.JOB_ID_NOT_FOUND
+
+        refs = [JobRef("armada", "armada_default", j, {"queue": armada_queue, "job_set_id": "seed"}) for j in (ok, bad)]
+        answers = client.get_job_statuses(refs, poll_interval=0.5)
+        assert answers[ok] == JobStatus(JobState.SUCCEEDED, "SUCCEEDED", "")
+        assert answers[bad].state is JobState.FAILED
+
+        with pytest.raises(grpc.RpcError) as raised:
+            service.client("wrong-token").get_job_status(armada_queue, "seed", ok)
+        assert raised.value.code() is grpc.StatusCode.UNAUTHENTICATED
+    finally:
+        assert service.stop() == 0
+
+
+def test_a_restart_resumes_from_the_store(tmp_path, armada_emulator, armada_queue, armada):
+    store_path = str(tmp_path / "js.db")
+    service = Service(store_path, armada_emulator)
+    job = submit(armada, armada_queue, "restart", "sleep 3; echo done")
+    ref = JobRef("armada", "armada_default", job, {"queue": armada_queue, "job_set_id": "restart"})
+    try:
+        first = service.client().get_job_statuses([ref], poll_interval=0.5)[job]
+        assert first.state in (JobState.QUEUED, JobState.RUNNING, JobState.UNKNOWN)
+    finally:
+        assert service.stop() == 0
+
+    remembered = JobStore(store_path).load()
+    assert [r.job_id for r, _ in remembered] == [job]
+
+    service = Service(store_path, armada_emulator)
+    try:
+        client = service.client()
+        wait_for(lambda: client.get_job_statuses([ref], 0.5)[job].state is JobState.SUCCEEDED, timeout=30)
+    finally:
+        assert service.stop() == 0
+    rows = JobStore(store_path).load()
+    assert rows[0][1] is not None and rows[0][1].state is JobState.SUCCEEDED
+
+
+def _postgres_reachable() -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", 5432), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not _postgres_reachable(), reason="no PostgreSQL server on 127.0.0.1:5432")
+def test_postgres_store_migrates_once_and_keeps_rows():
+    import sqlalchemy as sa
+
+    schema = f"js_{uuid.uuid4().hex[:8]}"
+    admin = sa.create_engine("postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+    with admin.begin() as db:
+        db.execute(sa.text(f"CREATE SCHEMA {schema}"))
+    url = f"postgresql+psycopg://postgres@127.0.0.1:5432/postgres?options=-csearch_path%3D{schema}"
+    try:
+        store = JobStore(url)
+        job = JobRef("armada", "c", "j1", {"queue": "q"})
+        store.save([(job, None)])
+        store.save([(job, JobStatus(JobState.RUNNING, "RUNNING"))])
+        store.close()
+        again = JobStore(url)  # a restart: migrations do not run twice, nothing is dropped
+        assert again.migrate() == 2
+        assert again.load() == [(job, JobStatus(JobState.RUNNING, "RUNNING", ""))]
+        with again.engine.connect() as db:
+            assert db.execute(sa.text("SELECT COUNT(*) FROM batch_jobservice_schema")).scalar() == 2
+        again.close()
+    finally:
+        with admin.begin() as db:
+            db.execute(sa.text(f"DROP SCHEMA {schema} CASCADE"))
+        admin.dispose()
+
+
+def test_sqlite_store_survives_reopening(tmp_path):
+    path = str(tmp_path / "s.db")
+    store = JobStore(path)
+    job = JobRef("armada", "c", "j1", {"queue": "q"})
+    store.save([(job, JobStatus(JobState.FAILED, "FAILED", "exit 1"))])
+    store.close()
+    assert JobStore(path).load() == [(job, JobStatus(JobState.FAILED, "FAILED", "exit 1"))]
