@@ -53,6 +53,25 @@ ARMADA_CONN_FIELDS: dict[str, Any] = {
     },
 }
 
+JOBSERVICE_UI_FIELD_BEHAVIOUR: dict[str, Any] = {
+    "hidden-fields": ["schema", "login", "extra"],
+    "relabeling": {"host": "gRPC endpoint", "password": "Token"},
+    "placeholders": {"host": "jobservice.example.com:60003", "password": "the service's --token"},
+}
+
+JOBSERVICE_CONN_FIELDS: dict[str, Any] = {
+    "tls": {
+        "label": "Use TLS",
+        "description": "Encrypt the connection to the job service.",
+        "schema": {"type": ["boolean", "null"], "default": False},
+    },
+    "ca_cert": {
+        "label": "CA bundle (PEM)",
+        "description": "Certificates to trust instead of the system roots, with TLS on.",
+        "schema": {"type": ["string", "null"], "format": "multiline"},
+    },
+}
+
 
 def get_provider_info() -> dict[str, Any]:
     return {
@@ -68,7 +87,12 @@ def get_provider_info() -> dict[str, Any]:
                 "tags": ["software"],
             }
         ],
-        "hooks": [{"integration-name": INTEGRATION, "python-modules": ["airflow_provider_batch.hooks.armada"]}],
+        "hooks": [
+            {
+                "integration-name": INTEGRATION,
+                "python-modules": ["airflow_provider_batch.hooks.armada", "airflow_provider_batch.hooks.jobservice"],
+            }
+        ],
         "operators": [{"integration-name": INTEGRATION, "python-modules": ["airflow_provider_batch.operators.armada"]}],
         "triggers": [{"integration-name": INTEGRATION, "python-modules": ["airflow_provider_batch.triggers.batch"]}],
         "extra-links": ["airflow_provider_batch.links.armada.ArmadaLookoutLink"],
@@ -79,7 +103,14 @@ def get_provider_info() -> dict[str, Any]:
                 "hook-name": "Armada",
                 "conn-fields": ARMADA_CONN_FIELDS,
                 "ui-field-behaviour": ARMADA_UI_FIELD_BEHAVIOUR,
-            }
+            },
+            {
+                "connection-type": "batch_jobservice",
+                "hook-class-name": "airflow_provider_batch.hooks.jobservice.JobServiceHook",
+                "hook-name": "Batch job service",
+                "conn-fields": JOBSERVICE_CONN_FIELDS,
+                "ui-field-behaviour": JOBSERVICE_UI_FIELD_BEHAVIOUR,
+            },
         ],
         "config": {
             "batch": {

@@ -74,5 +74,31 @@ class CachedStatusSource:
         """The cache is shared: it forgets jobs nobody asks about by itself."""
 
 
+class RemoteStatusSource(CachedStatusSource):
+    """Asks a standalone job service (a `batch_jobservice` connection) instead of the embedded cache."""
+
+    def __init__(self, backend: str, conn_id: str, jobservice_conn_id: str) -> None:
+        super().__init__(backend, conn_id)
+        from airflow_provider_batch.hooks.jobservice import JobServiceHook
+
+        self._service = JobServiceHook(jobservice_conn_id)
+
+    async def status(self, job: JobRef, poll_interval: float) -> JobStatus:
+        client = await self._service.aget_client()
+        answer = (await client.get_job_statuses([job], poll_interval))[job.job_id]
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    async def close(self) -> None:
+        await self._service.aclose()
+
+
 def open_source(job: JobRef) -> StatusSource:
+    """The standalone job service when `[batch] jobservice_conn_id` names one, else the embedded cache."""
+    from airflow.sdk import conf
+
+    jobservice_conn_id = conf.get("batch", "jobservice_conn_id", fallback="")
+    if jobservice_conn_id:
+        return RemoteStatusSource(job.backend, job.conn_id, jobservice_conn_id)
     return CachedStatusSource(job.backend, job.conn_id)

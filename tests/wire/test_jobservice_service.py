@@ -175,3 +175,48 @@ def test_sqlite_store_survives_reopening(tmp_path):
     store.save([(job, JobStatus(JobState.FAILED, "FAILED", "exit 1"))])
     store.close()
     assert JobStore(path).load() == [(job, JobStatus(JobState.FAILED, "FAILED", "exit 1"))]
+
+
+async def test_triggers_ask_the_standalone_service_when_configured(
+    tmp_path, armada_emulator, armada_queue, armada, monkeypatch
+):
+    from airflow_provider_batch.triggers.batch import BatchJobTrigger
+
+    service = Service(str(tmp_path / "js.db"), armada_emulator)
+    try:
+        monkeypatch.setenv("AIRFLOW__BATCH__JOBSERVICE_CONN_ID", "batch_jobservice_test")
+        monkeypatch.setenv(
+            "AIRFLOW_CONN_BATCH_JOBSERVICE_TEST",
+            json.dumps({"conn_type": "batch_jobservice", "host": service.target, "password": TOKEN}),
+        )
+        emulator_calls = armada_emulator.stats().get("/api.Jobs/GetJobStatus", 0)
+        jobs = [submit(armada, armada_queue, "remote", f"sleep 1; exit {i % 2}") for i in range(4)]
+        details = {"queue": armada_queue, "job_set_id": "remote"}
+        triggers = [BatchJobTrigger(JobRef("armada", "armada_default", j, details).to_json(), 0.5) for j in jobs]
+        import asyncio
+
+        events = await asyncio.wait_for(asyncio.gather(*(t.run().__anext__() for t in triggers)), timeout=60)
+        assert [e.payload["status"] for e in events] == ["success", "failed", "success", "failed"]
+        assert armada_emulator.stats().get("/api.Jobs/GetJobStatus", 0) > emulator_calls
+    finally:
+        assert service.stop() == 0
+    # The triggers' questions went through the service: it remembers every job it was asked about.
+    assert sorted(r.job_id for r, _ in JobStore(str(tmp_path / "js.db")).load()) == sorted(jobs)
+
+
+def test_watch_jobs_streams_each_change_until_all_are_terminal(tmp_path, armada_emulator, armada_queue, armada):
+    from airflow_provider_batch._proto.jobservice import jobservice_pb2_grpc
+    from airflow_provider_batch.clients.jobservice import statuses_request
+
+    service = Service(str(tmp_path / "js.db"), armada_emulator)
+    try:
+        job = submit(armada, armada_queue, "watch", "sleep 1")
+        ref = JobRef("armada", "armada_default", job, {"queue": armada_queue, "job_set_id": "watch"})
+        channel = GrpcChannelArguments(service.target).channel(CallCredentials.bearer(TOKEN))
+        stream = jobservice_pb2_grpc.JobServiceStub(channel).WatchJobs(statuses_request([ref], 0.5), timeout=60)
+        states = [message.state for message in stream]
+        assert states[-1] == "succeeded"
+        assert len(states) == len(set(states)), f"a state was streamed twice: {states}"
+        channel.close()
+    finally:
+        assert service.stop() == 0
