@@ -88,6 +88,17 @@ class JobWatcher:
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(watched.known.wait(), timeout=self.interval * 2)
 
+    async def wait_for_change(self, job: JobRef, previous: JobStatus, timeout: float) -> None:
+        """Return as soon as a poll finds the job in another state than `previous`, or after `timeout` seconds."""
+        watched = self.watch(job, self.interval)
+
+        def moved() -> bool:
+            return watched.status != previous
+
+        async with self.changed:
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self.changed.wait_for(moved), timeout)
+
     def _stale(self) -> bool:
         """No answer from the scheduler for five intervals: cached states can no longer be trusted."""
         return self._error is not None and time.monotonic() - self._last_answer > 5 * self.interval
@@ -185,6 +196,9 @@ class JobServiceCache:
 
     async def status(self, job: JobRef, poll_interval: float) -> JobStatus:
         return await self.watcher(job, poll_interval).status(job, poll_interval)
+
+    async def wait_for_change(self, job: JobRef, previous: JobStatus, timeout: float) -> None:
+        await self.watcher(job, timeout).wait_for_change(job, previous, timeout)
 
     async def aclose(self) -> None:
         for watcher in list(self.watchers.values()):

@@ -102,7 +102,7 @@ class BatchJobTrigger(BaseTrigger):
             else:
                 unknown_since = None
             self.log.debug("job %s is %s", job.job_id, status.native_state or status.state.value)
-            await asyncio.sleep(self._next_sleep())
+            await source.wait_for_change(job, status, self._next_sleep())
 
     def _next_sleep(self) -> float:
         if self.deadline is None:

@@ -6,6 +6,7 @@ scheduler about all watched jobs of a connection together; `DirectStatusSource` 
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 from typing import Protocol
 
@@ -21,6 +22,9 @@ HOOKS = {
 
 class StatusSource(Protocol):
     async def status(self, job: JobRef, poll_interval: float) -> JobStatus: ...
+
+    async def wait_for_change(self, job: JobRef, previous: JobStatus, timeout: float) -> None:
+        """Return when the job's state may have moved on from `previous`, at the latest after `timeout`."""
 
     async def cancel(self, job: JobRef, reason: str) -> None: ...
 
@@ -47,6 +51,9 @@ class DirectStatusSource:
     async def status(self, job: JobRef, poll_interval: float) -> JobStatus:
         return await self._hook.aget_status(job)
 
+    async def wait_for_change(self, job: JobRef, previous: JobStatus, timeout: float) -> None:
+        await asyncio.sleep(timeout)
+
     async def cancel(self, job: JobRef, reason: str) -> None:
         await self._hook.acancel_job(job, reason)
 
@@ -62,6 +69,9 @@ class CachedStatusSource:
 
     async def status(self, job: JobRef, poll_interval: float) -> JobStatus:
         return await embedded_cache(hook_for).status(job, poll_interval)
+
+    async def wait_for_change(self, job: JobRef, previous: JobStatus, timeout: float) -> None:
+        await embedded_cache(hook_for).wait_for_change(job, previous, timeout)
 
     async def cancel(self, job: JobRef, reason: str) -> None:
         hook = hook_for(self._backend, self._conn_id)
@@ -89,6 +99,9 @@ class RemoteStatusSource(CachedStatusSource):
         if isinstance(answer, Exception):
             raise answer
         return answer
+
+    async def wait_for_change(self, job: JobRef, previous: JobStatus, timeout: float) -> None:
+        await asyncio.sleep(timeout)
 
     async def close(self) -> None:
         await self._service.aclose()

@@ -107,3 +107,16 @@ async def test_a_transient_error_keeps_the_cached_state_and_a_permanent_one_is_r
     with pytest.raises(SchedulerError, match="no access"):
         await cache.status(job(1, "d"), 0.5)
     await cache.watchers[("armada", "d")].aclose()
+
+
+async def test_waiting_for_a_change_returns_as_soon_as_a_poll_sees_one(hooks):
+    made, hook_for = hooks
+    made["c"] = FakeHook("c", [JobStatus(JobState.RUNNING), JobStatus(JobState.SUCCEEDED)])
+    cache = JobServiceCache(hook_for)
+    running = await cache.status(job(1), 0.5)
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    await cache.wait_for_change(job(1), running, timeout=30)
+    assert loop.time() - started < 2  # one interval, not the 30 s timeout
+    assert (await cache.status(job(1), 0.5)).state is JobState.SUCCEEDED
+    await cache.aclose()

@@ -31,6 +31,9 @@ class FakeSource:
             raise answer
         return answer
 
+    async def wait_for_change(self, job, previous, timeout):
+        await batch_module.asyncio.sleep(timeout)
+
     async def cancel(self, job, reason):
         self.cancelled.append((job.job_id, reason))
 

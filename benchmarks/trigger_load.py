@@ -1,0 +1,175 @@
+"""N deferred jobs through BatchJobTrigger coroutines in one event loop, against the Armada emulator.
+
+Compares, side by side in one run, per-job polling (what the official Armada operator does: one GetJobStatus per
+job per interval; here `direct`) with the embedded job-service cache (`cache`: one batched call per connection per
+interval). Prints a table: scheduler calls per poll interval, CPU seconds and peak extra RSS of the event loop's
+process, and the delay from each job's end (Armada's run finished_ts) to its trigger event.
+
+    .venv/bin/python -m benchmarks.trigger_load --jobs 100,1000 --job-seconds 5,20 --poll-interval 5
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import resource
+import statistics
+import threading
+import time
+from typing import Any
+
+import psutil
+
+from airflow_provider_batch.clients.armada import ArmadaClient
+from airflow_provider_batch.common.channel import CallCredentials, GrpcChannelArguments
+from airflow_provider_batch.common.jobref import JobRef
+from airflow_provider_batch.emulators import launch
+from airflow_provider_batch.triggers import sources
+from airflow_provider_batch.triggers.batch import BatchJobTrigger
+
+CONN_ID = "armada_bench"
+
+
+def pod(seconds: float) -> dict[str, Any]:
+    quantities = {"cpu": "10m", "memory": "8Mi"}
+    container = {
+        "name": "main",
+        "command": ["sleep", f"{seconds:.1f}"],
+        "resources": {"requests": quantities, "limits": quantities},
+    }
+    return {"containers": [container]}
+
+
+class PeakRss:
+    def __init__(self) -> None:
+        self.process = psutil.Process()
+        self.baseline = self.process.memory_info().rss
+        self.peak = self.baseline
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def _sample(self) -> None:
+        while not self._stop.wait(0.2):
+            self.peak = max(self.peak, self.process.memory_info().rss)
+
+    def __enter__(self) -> PeakRss:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+async def run_triggers(refs: list[dict[str, Any]], poll_interval: float) -> dict[str, float]:
+    received: dict[str, float] = {}
+
+    async def one(ref: dict[str, Any]) -> None:
+        event = await BatchJobTrigger(ref, poll_interval=poll_interval).run().__anext__()
+        received[event.payload["job_id"]] = time.time()
+
+    await asyncio.gather(*(one(ref) for ref in refs))
+    return received
+
+
+def measure(mode: str, n: int, seconds: tuple[float, float], poll_interval: float) -> dict[str, Any]:
+    args = ["--only", "armada", "--armada-port", "0", "--admin-port", "0", "--step-ms", "50"]
+    with launch([*args, "--max-running", str(n), "--log-level", "WARNING"]) as emulators:
+        target, token = emulators["armada"]["target"], emulators["armada"]["token"]
+        os.environ[f"AIRFLOW_CONN_{CONN_ID.upper()}"] = json.dumps(
+            {"conn_type": "armada", "host": target, "password": token}
+        )
+        channel = GrpcChannelArguments(target).channel(CallCredentials.bearer(token))
+        client = ArmadaClient(channel)
+        client.create_queue(client.create_queue_request("bench"))
+        rng = random.Random(n)
+        items = [
+            client.create_job_request_item(pod_spec=pod(rng.uniform(*seconds)), namespace="default") for _ in range(n)
+        ]
+        job_ids: list[str] = []
+        for start in range(0, n, 500):
+            response = client.submit_jobs("bench", "bench", items[start : start + 500])
+            job_ids += [item.job_id for item in response.job_response_items]
+        refs = [JobRef("armada", CONN_ID, j, {"queue": "bench", "job_set_id": "bench"}).to_json() for j in job_ids]
+
+        if mode == "direct":
+            sources.open_source = lambda job: sources.DirectStatusSource(job.backend, job.conn_id)  # type: ignore[assignment]
+        else:
+            sources.open_source = lambda job: sources.CachedStatusSource(job.backend, job.conn_id)  # type: ignore[assignment]
+        emulators.reset_stats()
+        cpu_before, wall_before = cpu_seconds(), time.monotonic()
+        with PeakRss() as rss:
+            received = asyncio.run(run_triggers(refs, poll_interval))
+        wall = time.monotonic() - wall_before
+        cpu = cpu_seconds() - cpu_before
+        calls = emulators.stats()["armada"]
+        status_calls = calls.get("/api.Jobs/GetJobStatus", 0)
+
+        details = client.get_job_details(job_ids, expand_job_run=True).job_details
+        delays = []
+        for job_id in job_ids:
+            runs = details[job_id].job_runs
+            if runs and runs[-1].finished_ts.seconds:
+                delays.append(received[job_id] - runs[-1].finished_ts.ToDatetime().timestamp())
+        channel.close()
+    intervals = wall / poll_interval
+    return {
+        "mode": mode,
+        "jobs": n,
+        "wall_s": wall,
+        "status_calls_per_interval": status_calls / intervals,
+        "other_calls": sum(v for k, v in calls.items() if k != "/api.Jobs/GetJobStatus"),
+        "cpu_s": cpu,
+        "cpu_cores": cpu / wall,
+        "peak_rss_mb": (rss.peak - rss.baseline) / 2**20,
+        "delay_median_s": statistics.median(delays) if delays else float("nan"),
+        "delay_max_s": max(delays) if delays else float("nan"),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--jobs", default="100,1000", help="comma-separated job counts")
+    parser.add_argument("--job-seconds", default="5,20", help="min,max seconds each job runs")
+    parser.add_argument("--poll-interval", type=float, default=5.0)
+    parser.add_argument("--modes", default="direct,cache")
+    args = parser.parse_args()
+    low, high = (float(x) for x in args.job_seconds.split(","))
+    rows = [
+        measure(mode, int(n), (low, high), args.poll_interval)
+        for n in args.jobs.split(",")
+        for mode in args.modes.split(",")
+    ]
+    header = (
+        "| mode | jobs | GetJobStatus calls / interval | other calls | CPU s | CPU cores | peak extra RSS MB "
+        "| end-to-event median s | max s |"
+    )
+    print(header)
+    print("|---" * (header.count("|") - 1) + "|")
+    for r in rows:
+        print(
+            f"| {r['mode']} | {r['jobs']} | {r['status_calls_per_interval']:.1f} | {r['other_calls']} "
+            f"| {r['cpu_s']:.1f} | {r['cpu_cores']:.3f} | {r['peak_rss_mb']:.0f} "
+            f"| {r['delay_median_s']:.2f} | {r['delay_max_s']:.2f} |"
+        )
+    by = {(r["mode"], r["jobs"]): r for r in rows}
+    for n in args.jobs.split(","):
+        direct, cache = by.get(("direct", int(n))), by.get(("cache", int(n)))
+        if direct and cache and cache["status_calls_per_interval"]:
+            ratio_calls = direct["status_calls_per_interval"] / cache["status_calls_per_interval"]
+            ratio_cpu = direct["cpu_s"] / cache["cpu_s"] if cache["cpu_s"] else float("nan")
+            print(
+                f"{n} jobs: per-job polling makes {ratio_calls:.0f}x the status calls and uses {ratio_cpu:.1f}x the CPU"
+            )
+
+
+if __name__ == "__main__":
+    main()
