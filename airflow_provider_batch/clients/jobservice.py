@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import grpc
 from google.protobuf import empty_pb2
 
 from airflow_provider_batch._proto.jobservice import jobservice_pb2 as pb
@@ -26,6 +27,18 @@ def statuses_request(jobs: Sequence[JobRef], poll_interval: float) -> pb.JobStat
         jobs=[pb.WatchedJob(backend=j.backend, conn_id=j.conn_id, job_id=j.job_id, details=j.details) for j in jobs],
         poll_interval=poll_interval,
     )
+
+
+TRANSIENT = frozenset(
+    {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.RESOURCE_EXHAUSTED}
+)
+
+
+def as_error(error: grpc.RpcError, call: str) -> SchedulerError:
+    """The service's refusal in its own words; UNAVAILABLE and the like are marked retryable."""
+    code = error.code() if callable(getattr(error, "code", None)) else grpc.StatusCode.UNKNOWN
+    details = error.details() if callable(getattr(error, "details", None)) else str(error)
+    return SchedulerError("job service", call, code.name, details or "", retryable=code in TRANSIENT)
 
 
 def read_statuses(response: Any) -> dict[str, JobStatus | SchedulerError]:
@@ -53,7 +66,11 @@ class JobServiceClient:
     def get_job_statuses(
         self, jobs: Sequence[JobRef], poll_interval: float = 5.0
     ) -> dict[str, JobStatus | SchedulerError]:
-        return read_statuses(self._stub.GetJobStatuses(statuses_request(jobs, poll_interval), timeout=self.timeout))
+        try:
+            response = self._stub.GetJobStatuses(statuses_request(jobs, poll_interval), timeout=self.timeout)
+        except grpc.RpcError as error:
+            raise as_error(error, "GetJobStatuses") from None
+        return read_statuses(response)
 
     def health(self) -> pb.HealthCheckResponse:
         return self._stub.Health(empty_pb2.Empty(), timeout=self.timeout)
@@ -72,7 +89,11 @@ class JobServiceAsyncIOClient:
         self, jobs: Sequence[JobRef], poll_interval: float = 5.0
     ) -> dict[str, JobStatus | SchedulerError]:
         request = statuses_request(jobs, poll_interval)
-        return read_statuses(await self._stub.GetJobStatuses(request, timeout=self.timeout))
+        try:
+            response = await self._stub.GetJobStatuses(request, timeout=self.timeout)
+        except grpc.RpcError as error:
+            raise as_error(error, "GetJobStatuses") from None
+        return read_statuses(response)
 
     async def health(self) -> pb.HealthCheckResponse:
         return await self._stub.Health(empty_pb2.Empty(), timeout=self.timeout)

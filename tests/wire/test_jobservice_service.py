@@ -3,53 +3,23 @@
 from __future__ import annotations
 
 import json
-import os
-import signal
 import socket
-import subprocess
-import sys
-import time
 import uuid
 from collections.abc import Iterator
 
 import grpc
 import pytest
+from _jobservice_helpers import TOKEN, Service, submit, wait_for
 
 from airflow_provider_batch.clients.armada import ArmadaClient
-from airflow_provider_batch.clients.jobservice import JobServiceClient, JobServiceResponse
+from airflow_provider_batch.clients.jobservice import JobServiceResponse
 from airflow_provider_batch.common.channel import CallCredentials, GrpcChannelArguments
 from airflow_provider_batch.common.jobref import JobRef
 from airflow_provider_batch.common.states import JobState, JobStatus
 from airflow_provider_batch.jobservice.store import JobStore
 
 pytestmark = pytest.mark.wire
-TOKEN = "service-token"
 State = JobServiceResponse.State
-
-
-class Service:
-    def __init__(self, store: str, emulator) -> None:
-        env = dict(os.environ)
-        env["AIRFLOW_CONN_ARMADA_DEFAULT"] = json.dumps(
-            {"conn_type": "armada", "host": emulator.target, "password": emulator.token}
-        )
-        command = [sys.executable, "-m", "airflow_provider_batch.jobservice", "serve", "--port", "0"]
-        self.process = subprocess.Popen(
-            [*command, "--store", store, "--token", TOKEN, "--log-level", "WARNING"],
-            stdout=subprocess.PIPE,
-            env=env,
-            text=True,
-        )
-        line = self.process.stdout.readline()
-        assert line.startswith("READY "), f"job service did not start: {line!r}"
-        self.target = json.loads(line[6:])["target"]
-
-    def client(self, token: str = TOKEN) -> JobServiceClient:
-        return JobServiceClient(GrpcChannelArguments(self.target).channel(CallCredentials.bearer(token)), timeout=20)
-
-    def stop(self) -> int:
-        self.process.send_signal(signal.SIGTERM)
-        return self.process.wait(timeout=20)
 
 
 @pytest.fixture
@@ -57,31 +27,6 @@ def armada(armada_emulator) -> Iterator[ArmadaClient]:
     channel = GrpcChannelArguments(armada_emulator.target).channel(CallCredentials.bearer(armada_emulator.token))
     yield ArmadaClient(channel)
     channel.close()
-
-
-def pod(script):
-    quantities = {"cpu": "100m", "memory": "64Mi"}
-    spec = {
-        "name": "main",
-        "command": ["sh", "-c", script],
-        "resources": {"requests": quantities, "limits": quantities},
-    }
-    return {"containers": [spec]}
-
-
-def submit(armada, queue, job_set, script) -> str:
-    item = armada.create_job_request_item(pod_spec=pod(script), namespace="default")
-    return armada.submit_jobs(queue, job_set, [item]).job_response_items[0].job_id
-
-
-def wait_for(predicate, timeout=30.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError("condition not met in time")
 
 
 def test_seed_calls_batches_and_auth(tmp_path, armada_emulator, armada_queue, armada):

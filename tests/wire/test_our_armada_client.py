@@ -147,7 +147,10 @@ def test_twenty_jobs_survive_a_thirty_percent_fault_rate():
         target, token = emulators["armada"]["target"], emulators["armada"]["token"]
         channel = GrpcChannelArguments(target).channel(CallCredentials.bearer(token))
         client = ArmadaClient(channel, retry=RetryPolicy(max_attempts=12, initial_backoff=0.01, max_backoff=0.2))
-        client.create_queue(client.create_queue_request("faulty"))
+        try:
+            client.create_queue(client.create_queue_request("faulty"))
+        except ArmadaRpcError as error:  # a retry after a lost reply finds the queue made
+            assert error.code() is grpc.StatusCode.ALREADY_EXISTS
         items = [
             client.create_job_request_item(pod_spec=pod(f"echo job {i}"), namespace="default", client_id=f"job-{i}")
             for i in range(20)

@@ -1,0 +1,81 @@
+"""Faults: a flaky Armada (30% of calls UNAVAILABLE) and the job service killed and restarted mid-run.
+
+Every job's final state still reaches its trigger, once, with the right outcome.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import socket
+from types import SimpleNamespace
+
+import grpc
+import pytest
+from _jobservice_helpers import TOKEN, Service, pod
+
+from airflow_provider_batch.clients.armada import ArmadaClient, ArmadaRpcError
+from airflow_provider_batch.common.channel import CallCredentials, GrpcChannelArguments
+from airflow_provider_batch.common.jobref import JobRef
+from airflow_provider_batch.common.retry import RetryPolicy
+from airflow_provider_batch.emulators import launch
+from airflow_provider_batch.triggers.batch import BatchJobTrigger
+
+pytestmark = [pytest.mark.wire, pytest.mark.slow]
+N = 12
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+async def test_flaky_armada_and_a_service_restart_lose_nothing(tmp_path, monkeypatch):
+    args = ["--only", "armada", "--armada-port", "0", "--admin-port", "0", "--step-ms", "20"]
+    with launch([*args, "--fault-rate", "0.3", "--fault-seed", "3"]) as emulators:
+        endpoint = SimpleNamespace(target=emulators["armada"]["target"], token=emulators["armada"]["token"])
+        channel = GrpcChannelArguments(endpoint.target).channel(CallCredentials.bearer(endpoint.token))
+        armada = ArmadaClient(channel, retry=RetryPolicy(max_attempts=12, initial_backoff=0.01, max_backoff=0.2))
+        try:
+            armada.create_queue(armada.create_queue_request("flaky"))
+        except ArmadaRpcError as error:  # a retry after a lost reply finds the queue made
+            assert error.code() is grpc.StatusCode.ALREADY_EXISTS
+        items = [
+            armada.create_job_request_item(pod_spec=pod(f"sleep {2 + i % 3}; exit {int(i % 4 == 0)}"), namespace="default",
+                                           client_id=f"job-{i}")
+            for i in range(N)
+        ]  # fmt: skip
+        jobs = [armada.submit_jobs("flaky", "faults", [item]).job_response_items[0].job_id for item in items]
+        channel.close()
+
+        port = free_port()
+        store = str(tmp_path / "js.db")
+        service = Service(store, endpoint, port)
+        monkeypatch.setenv("AIRFLOW__BATCH__JOBSERVICE_CONN_ID", "batch_jobservice_faults")
+        monkeypatch.setenv(
+            "AIRFLOW_CONN_BATCH_JOBSERVICE_FAULTS",
+            json.dumps({"conn_type": "batch_jobservice", "host": f"127.0.0.1:{port}", "password": TOKEN}),
+        )
+        details = {"queue": "flaky", "job_set_id": "faults"}
+        triggers = [BatchJobTrigger(JobRef("armada", "armada_default", j, details).to_json(), 0.5) for j in jobs]
+        events: dict[str, list[str]] = {j: [] for j in jobs}
+
+        async def one(trigger: BatchJobTrigger) -> None:
+            async for event in trigger.run():
+                events[event.payload["job_id"]].append(event.payload["status"])
+
+        running = asyncio.gather(*(one(t) for t in triggers))
+        await asyncio.sleep(1.5)
+        service.process.send_signal(signal.SIGKILL)  # no clean shutdown: the store is all that is left
+        service.process.wait(timeout=10)
+        await asyncio.sleep(1.0)
+        service = Service(store, endpoint, port)
+        try:
+            await asyncio.wait_for(running, timeout=90)
+        finally:
+            assert service.stop() == 0
+
+    expected = {j: ["failed" if i % 4 == 0 else "success"] for i, j in enumerate(jobs)}
+    assert events == expected
