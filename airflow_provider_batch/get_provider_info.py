@@ -25,10 +25,10 @@ ARMADA_UI_FIELD_BEHAVIOUR: dict[str, Any] = {
     },
 }
 
-ARMADA_CONN_FIELDS: dict[str, Any] = {
+GRPC_TLS_FIELDS: dict[str, Any] = {
     "tls": {
         "label": "Use TLS",
-        "description": "Encrypt the gRPC connection (real Armada servers behind an ingress want this).",
+        "description": "Encrypt the gRPC connection (real servers behind an ingress want this).",
         "schema": {"type": ["boolean", "null"], "default": False},
     },
     "ca_cert": {
@@ -36,6 +36,10 @@ ARMADA_CONN_FIELDS: dict[str, Any] = {
         "description": "Certificates to trust instead of the system roots, with TLS on.",
         "schema": {"type": ["string", "null"], "format": "multiline"},
     },
+}
+
+ARMADA_CONN_FIELDS: dict[str, Any] = {
+    **GRPC_TLS_FIELDS,
     "default_queue": {
         "label": "Default queue",
         "description": "The Armada queue used when a task names none.",
@@ -59,18 +63,7 @@ JOBSERVICE_UI_FIELD_BEHAVIOUR: dict[str, Any] = {
     "placeholders": {"host": "jobservice.example.com:60003", "password": "the service's --token"},
 }
 
-JOBSERVICE_CONN_FIELDS: dict[str, Any] = {
-    "tls": {
-        "label": "Use TLS",
-        "description": "Encrypt the connection to the job service.",
-        "schema": {"type": ["boolean", "null"], "default": False},
-    },
-    "ca_cert": {
-        "label": "CA bundle (PEM)",
-        "description": "Certificates to trust instead of the system roots, with TLS on.",
-        "schema": {"type": ["string", "null"], "format": "multiline"},
-    },
-}
+JOBSERVICE_CONN_FIELDS: dict[str, Any] = dict(GRPC_TLS_FIELDS)
 
 
 def get_provider_info() -> dict[str, Any]:
