@@ -46,8 +46,8 @@ class _Reconnects:
         self._failures = 0
 
 
-class EventStream(Iterator[event_pb2.EventStreamMessage]):
-    """A blocking iterator over EventStreamMessage; `cancel()` (from any thread) ends it."""
+class _Resumable:
+    """What both streams keep: how to open the call from a position, the last position, the silence limit."""
 
     def __init__(
         self,
@@ -60,11 +60,23 @@ class EventStream(Iterator[event_pb2.EventStreamMessage]):
         self.last_message_id = from_message_id or ""
         self._event_timeout = event_timeout
         self._call: Any = None
-        self._lock = threading.Lock()
         self._closed = False
+        self._reconnects = _Reconnects(retry)
+
+
+class EventStream(_Resumable, Iterator[event_pb2.EventStreamMessage]):
+    """A blocking iterator over EventStreamMessage; `cancel()` (from any thread) ends it."""
+
+    def __init__(
+        self,
+        open_call: Callable[[str], Any],
+        from_message_id: str | None,
+        event_timeout: float,
+        retry: RetryPolicy,
+    ) -> None:
+        super().__init__(open_call, from_message_id, event_timeout, retry)
         self._silent = False
         self._last_activity = time.monotonic()
-        self._reconnects = _Reconnects(retry)
         self._watchdog = threading.Thread(target=self._watch_for_silence, name="armada-event-watchdog", daemon=True)
         self._watchdog.start()
 
@@ -133,22 +145,8 @@ class EventStream(Iterator[event_pb2.EventStreamMessage]):
                 self._call = None
 
 
-class AsyncEventStream(AsyncIterator[event_pb2.EventStreamMessage]):
+class AsyncEventStream(_Resumable, AsyncIterator[event_pb2.EventStreamMessage]):
     """The asyncio form: `async for message in stream`; `cancel()` ends it."""
-
-    def __init__(
-        self,
-        open_call: Callable[[str], Any],
-        from_message_id: str | None,
-        event_timeout: float,
-        retry: RetryPolicy,
-    ) -> None:
-        self._open_call = open_call
-        self.last_message_id = from_message_id or ""
-        self._event_timeout = event_timeout
-        self._call: Any = None
-        self._closed = False
-        self._reconnects = _Reconnects(retry)
 
     def __aiter__(self) -> AsyncEventStream:
         return self
