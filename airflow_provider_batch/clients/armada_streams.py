@@ -75,6 +75,7 @@ class EventStream(_Resumable, Iterator[event_pb2.EventStreamMessage]):
         retry: RetryPolicy,
     ) -> None:
         super().__init__(open_call, from_message_id, event_timeout, retry)
+        self._lock = threading.Lock()
         self._silent = False
         self._last_activity = time.monotonic()
         self._watchdog = threading.Thread(target=self._watch_for_silence, name="armada-event-watchdog", daemon=True)
