@@ -1,11 +1,15 @@
 """N deferred jobs through BatchJobTrigger coroutines in one event loop, against the Armada emulator.
 
-Compares, side by side in one run, per-job polling (what the official Armada operator does: one GetJobStatus per
-job per interval; here `direct`) with the embedded job-service cache (`cache`: one batched call per connection per
-interval). Prints a table: scheduler calls per poll interval, CPU seconds and peak extra RSS of the event loop's
-process, and the delay from each job's end (Armada's run finished_ts) to its trigger event.
+Compares, side by side in one run, per-job polling through our trigger (`direct`: one GetJobStatus per job per
+interval), the official `armada-airflow` operator's own polling (`official`: its ArmadaHook.refresh_context per job
+per interval, as its worker re-entries do; needs the armada-airflow wheel importable, e.g.
+`pip download --no-deps armada-airflow==1.1.3` unzipped on PYTHONPATH, since it pins Airflow < 3.3) and the embedded
+job-service cache (`cache`: one batched call per connection per interval). Prints a table: scheduler calls per
+poll interval, CPU seconds and peak extra RSS of the polling process, and the delay from each job's end (Armada's
+run finished_ts) to its trigger event.
 
-    .venv/bin/python -m benchmarks.trigger_load --jobs 100,1000 --job-seconds 5,20 --poll-interval 5
+    .venv/bin/python -m benchmarks.trigger_load --jobs 100,1000 --job-seconds 5,60 --poll-interval 5 \
+        --modes official,direct,cache
 """
 
 from __future__ import annotations
@@ -80,6 +84,34 @@ async def run_triggers(refs: list[dict[str, Any]], poll_interval: float) -> dict
     return received
 
 
+def official_polling(job_ids: list[str], target: str, token: str, poll_interval: float) -> dict[str, float]:
+    """The official operator's status loop: refresh_context (GetJobStatus, plus GetJobDetails once) per job."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import pendulum
+    from armada.hooks import ArmadaHook  # the armada-airflow package, not ours
+    from armada.model import GrpcChannelArgs, RunningJobContext
+    from armada_client.client import ArmadaClient as SeedClient
+
+    from airflow_provider_batch.emulators.testing import authorized_channel
+
+    hook = ArmadaHook(GrpcChannelArgs(target=target))
+    hook.client = SeedClient(authorized_channel(target, token))  # its hook has no bearer auth without TLS
+    now = pendulum.now("UTC")
+    contexts = {j: RunningJobContext("bench", j, "bench", now) for j in job_ids}
+    received: dict[str, float] = {}
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        while len(received) < len(job_ids):
+            started = time.monotonic()
+            pending = [c for j, c in contexts.items() if j not in received]
+            for context in pool.map(lambda c: hook.refresh_context(c, ""), pending):
+                contexts[context.job_id] = context
+                if context.state.is_terminal():
+                    received[context.job_id] = time.time()
+            time.sleep(max(0.0, poll_interval - (time.monotonic() - started)))
+    return received
+
+
 def measure(mode: str, n: int, seconds: tuple[float, float], poll_interval: float) -> dict[str, Any]:
     args = ["--only", "armada", "--armada-port", "0", "--admin-port", "0", "--step-ms", "50"]
     with launch([*args, "--max-running", str(n), "--log-level", "WARNING"]) as emulators:
@@ -107,7 +139,10 @@ def measure(mode: str, n: int, seconds: tuple[float, float], poll_interval: floa
         emulators.reset_stats()
         cpu_before, wall_before = cpu_seconds(), time.monotonic()
         with PeakRss() as rss:
-            received = asyncio.run(run_triggers(refs, poll_interval))
+            if mode == "official":
+                received = official_polling(job_ids, target, token, poll_interval)
+            else:
+                received = asyncio.run(run_triggers(refs, poll_interval))
         wall = time.monotonic() - wall_before
         cpu = cpu_seconds() - cpu_before
         calls = emulators.stats()["armada"]
@@ -162,13 +197,15 @@ def main() -> None:
         )
     by = {(r["mode"], r["jobs"]): r for r in rows}
     for n in args.jobs.split(","):
-        direct, cache = by.get(("direct", int(n))), by.get(("cache", int(n)))
-        if direct and cache and cache["status_calls_per_interval"]:
-            ratio_calls = direct["status_calls_per_interval"] / cache["status_calls_per_interval"]
-            ratio_cpu = direct["cpu_s"] / cache["cpu_s"] if cache["cpu_s"] else float("nan")
-            print(
-                f"{n} jobs: per-job polling makes {ratio_calls:.0f}x the status calls and uses {ratio_cpu:.1f}x the CPU"
-            )
+        cache = by.get(("cache", int(n)))
+        for other in ("official", "direct"):
+            polled = by.get((other, int(n)))
+            if polled and cache and cache["status_calls_per_interval"]:
+                calls = polled["status_calls_per_interval"] / cache["status_calls_per_interval"]
+                cpu = polled["cpu_s"] / cache["cpu_s"] if cache["cpu_s"] else float("nan")
+                print(
+                    f"{n} jobs: {other} polling makes {calls:.0f}x the cache's status calls and uses {cpu:.1f}x its CPU"
+                )
 
 
 if __name__ == "__main__":
