@@ -164,9 +164,11 @@ class BatchJobOperator(BaseOperator):
         ti = context["ti"]
         ti.xcom_push(key=XCOM_JOB, value=job.to_json())
         ti.xcom_push(key="job_id", value=job.job_id)
-        url = self.hook.job_url(job)
+        # Pushed even when empty: the extra link reads this key at the end of every try, and a missing key makes
+        # Airflow log an "XCom not found" error in each task log of a connection without a Lookout URL.
+        url = self.hook.job_url(job) or ""
+        ti.xcom_push(key=XCOM_JOB_URL, value=url)
         if url:
-            ti.xcom_push(key=XCOM_JOB_URL, value=url)
             self.log.info("Job page: %s", url)
 
     def _poll(self, job: JobRef) -> JobStatus:

@@ -90,6 +90,15 @@ def test_submits_records_and_waits_to_success(hook):
     assert [c.args[1] for c in hook.read_logs.call_args_list] == ["", "t1"]
 
 
+def test_job_url_is_pushed_empty_without_a_lookout_template(hook):
+    """The extra link reads the key after every try; a missing key logs an "XCom not found" error."""
+    hook.job_url.return_value = None
+    hook.get_status.side_effect = [SUCCEEDED]
+    ctx = context()
+    operator().execute(ctx)
+    ctx["ti"].xcom_push.assert_any_call(key="batch_job_url", value="")
+
+
 def test_invalid_request_fails_without_retry_and_submits_nothing(hook):
     bad = {"containers": [{"name": "main", "image": "x"}]}
     with pytest.raises(AirflowFailException, match=r"job_request.containers\[0\].resources"):
