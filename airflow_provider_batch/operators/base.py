@@ -139,7 +139,8 @@ class BatchJobOperator(BaseOperator):
             renew = earlier is not None or self.reattach_policy == "never"
             generation = identity.try_number if renew else 0
             if earlier is not None:
-                self.log.info("Submitting anew: the earlier %s is %s", self._describe(earlier[0]), earlier[1].state)
+                ended = earlier[1].native_state or earlier[1].state.value
+                self.log.info("Submitting anew: the earlier %s is %s", self._describe(earlier[0]), ended)
             job = self.hook.submit_job(request, identity, generation)
             status = JobStatus(JobState.QUEUED, "SUBMITTED")
             self.log.info("Submitted %s", self._describe(job))

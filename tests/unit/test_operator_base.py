@@ -145,6 +145,17 @@ def test_reattach_policies_on_retry(hook, policy, earlier, reattached, generatio
         assert hook.submit_job.call_args.args[2] == generation
 
 
+def test_a_new_submission_names_the_earlier_jobs_state(hook):
+    hook.find_jobs.return_value = [(ref("01OLD"), FAILED)]
+    hook.submit_job.return_value = ref("01NEW")
+    hook.get_status.return_value = SUCCEEDED
+    op = operator()
+    with mock.patch.object(type(op), "log", new_callable=mock.PropertyMock) as log:
+        op.execute(context(try_number=2, store=False))
+    messages = [call.args[0] % call.args[1:] for call in log.return_value.info.call_args_list]
+    assert any(message.endswith("01OLD (queue q, job_set_id js) is FAILED") for message in messages), messages
+
+
 def test_task_state_store_is_asked_before_the_scheduler(hook):
     hook.get_status.return_value = SUCCEEDED
     result = operator().execute(context(try_number=3, stored=ref("01STORED").to_json()))
