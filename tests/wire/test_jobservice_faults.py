@@ -42,11 +42,11 @@ async def test_flaky_armada_and_a_service_restart_lose_nothing(tmp_path, monkeyp
             armada.create_queue(armada.create_queue_request("flaky"))
         except ArmadaRpcError as error:  # a retry after a lost reply finds the queue made
             assert error.code() is grpc.StatusCode.ALREADY_EXISTS
+        scripts = [f"sleep {2 + i % 3}; exit {int(i % 4 == 0)}" for i in range(N)]
         items = [
-            armada.create_job_request_item(pod_spec=pod(f"sleep {2 + i % 3}; exit {int(i % 4 == 0)}"), namespace="default",
-                                           client_id=f"job-{i}")
-            for i in range(N)
-        ]  # fmt: skip
+            armada.create_job_request_item(pod_spec=pod(script), namespace="default", client_id=f"job-{i}")
+            for i, script in enumerate(scripts)
+        ]
         jobs = [armada.submit_jobs("flaky", "faults", [item]).job_response_items[0].job_id for item in items]
         channel.close()
 
