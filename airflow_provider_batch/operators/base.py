@@ -97,11 +97,12 @@ class BatchJobOperator(BaseOperator):
             return self._result(job, status)
         if not status.state.is_terminal:
             status = self._poll(job)
-        if not status.state.is_terminal and self.deferrable:
+        if status.state.is_terminal:
+            # Over before any wait (a quick job, or an earlier try's finished job): _wait copied none of its logs.
+            return self._finish(job, status, logs_from_start=True)
+        if self.deferrable:
             self._defer(job)
-        if not status.state.is_terminal:
-            status = self._wait(job)
-        return self._finish(job, status)
+        return self._finish(job, self._wait(job))
 
     def execute_complete(self, context: Any, event: dict[str, Any] | None = None) -> dict[str, Any]:
         """Resume after the trigger fired: succeed, or fail with the scheduler's reason."""

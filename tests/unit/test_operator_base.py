@@ -99,6 +99,22 @@ def test_job_url_is_pushed_empty_without_a_lookout_template(hook):
     ctx["ti"].xcom_push.assert_any_call(key="batch_job_url", value="")
 
 
+@pytest.mark.parametrize("deferrable", [False, True])
+def test_a_job_over_at_the_first_poll_still_gets_its_logs_copied(hook, deferrable):
+    """A quick job can end before the first status check: no wait and no deferral then, but its logs are copied."""
+    hook.get_status.side_effect = [FAILED]
+    hook.read_logs.side_effect = [(["starting", "boom"], "t2")]
+    op = operator(deferrable=deferrable)
+    with (
+        mock.patch.object(type(op), "log", new_callable=mock.PropertyMock) as log,
+        pytest.raises(AirflowException, match="code 3"),
+    ):
+        op.execute(context())
+    assert [c.args[1] for c in hook.read_logs.call_args_list] == [""]
+    copied = [call.args[0] % call.args[1:] for call in log.return_value.info.call_args_list]
+    assert "[01JOB] starting" in copied and "[01JOB] boom" in copied
+
+
 def test_invalid_request_fails_without_retry_and_submits_nothing(hook):
     bad = {"containers": [{"name": "main", "image": "x"}]}
     with pytest.raises(AirflowFailException, match=r"job_request.containers\[0\].resources"):
