@@ -6,6 +6,7 @@ about a batch of jobs of any backend at once.
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Sequence
 from typing import Any
 
@@ -16,10 +17,27 @@ from airflow_provider_batch._proto.jobservice import jobservice_pb2 as pb
 from airflow_provider_batch._proto.jobservice import jobservice_pb2_grpc as pb_grpc
 from airflow_provider_batch.common.errors import SchedulerError
 from airflow_provider_batch.common.jobref import JobRef
-from airflow_provider_batch.common.states import JobState, JobStatus
+from airflow_provider_batch.common.states import JobState as CommonState
+from airflow_provider_batch.common.states import JobStatus
 
 JobServiceRequest = pb.JobServiceRequest
 JobServiceResponse = pb.JobServiceResponse
+
+
+class JobState(enum.IntEnum):
+    """The seed's job-service states, with the numbers of the wire (JobServiceResponse.state)."""
+
+    SUBMITTED = 0
+    DUPLICATE_FOUND = 1
+    RUNNING = 2
+    FAILED = 3
+    SUCCEEDED = 4
+    CANCELLED = 5
+    JOB_ID_NOT_FOUND = 6
+    CONNECTION_ERR = 7
+
+
+assert {s.name: s.value for s in JobState} == dict(pb.JobServiceResponse.State.items())
 
 
 def statuses_request(jobs: Sequence[JobRef], poll_interval: float) -> pb.JobStatusesRequest:
@@ -50,7 +68,7 @@ def read_statuses(response: Any) -> dict[str, JobStatus | SchedulerError]:
                 "job service", "GetJobStatuses", "ERROR", answer.error, answer.retryable
             )
         else:
-            out[answer.job_id] = JobStatus(JobState(answer.state), answer.native_state, answer.reason)
+            out[answer.job_id] = JobStatus(CommonState(answer.state), answer.native_state, answer.reason)
     return out
 
 

@@ -56,6 +56,8 @@ async def main(args: argparse.Namespace, ready_out: TextIO) -> int:
         loop.add_signal_handler(sig, stop.set)
     await stop.wait()
     await server.stop(grace=2)
+    if servicer.flusher is not None:
+        servicer.flusher.cancel()
     await servicer.cache.aclose()
     store.close()
     return 0

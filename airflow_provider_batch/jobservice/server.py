@@ -6,7 +6,7 @@ import asyncio
 import hmac
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
 
 import grpc
@@ -66,6 +66,9 @@ class JobServiceServicer(pb_grpc.JobServiceServicer):
         self._store = store
         self._armada_conn_id = armada_conn_id
         self._persisted: set[tuple[str, str, str]] = set()
+        self._unsaved: dict[tuple[str, str, str], tuple[JobRef, JobStatus | None]] = {}
+        self._writing = asyncio.Lock()
+        self.flusher: asyncio.Task[None] | None = None
         self.cache = JobServiceCache(hook_for, forget_after, on_update=self._save if store else None)
 
     async def resume(self) -> int:
@@ -80,14 +83,42 @@ class JobServiceServicer(pb_grpc.JobServiceServicer):
         return len(remembered)
 
     async def _save(self, updates: list[tuple[JobRef, JobStatus]]) -> None:
-        assert self._store is not None
-        await asyncio.to_thread(self._store.save, updates)
+        await self._write(updates)
 
     async def _remember(self, jobs: list[JobRef]) -> None:
         new = [job for job in jobs if (job.backend, job.conn_id, job.job_id) not in self._persisted]
-        if new and self._store is not None:
-            await asyncio.to_thread(self._store.save, [(job, None) for job in new])
         self._persisted.update((job.backend, job.conn_id, job.job_id) for job in new)
+        await self._write([(job, None) for job in new])
+
+    async def _write(self, rows: Sequence[tuple[JobRef, JobStatus | None]]) -> None:
+        """Write to the store; when it is down (a database restart), keep the rows and write them next time.
+
+        The cache goes on answering from memory meanwhile: a store outage never fails a caller.
+        """
+        if self._store is None:
+            return
+        for job, status in rows:
+            key = (job.backend, job.conn_id, job.job_id)
+            kept = self._unsaved.get(key)
+            self._unsaved[key] = (job, status if status is not None else (kept[1] if kept else None))
+        if not self._unsaved:
+            return
+        async with self._writing:
+            pending = list(self._unsaved.items())
+            try:
+                await asyncio.to_thread(self._store.save, [row for _, row in pending])
+            except Exception as error:
+                log.warning("could not write %d jobs to the store (%s); will retry", len(pending), error)
+                return
+            for key, row in pending:
+                if self._unsaved.get(key) is row:
+                    del self._unsaved[key]
+
+    async def flush_forever(self, every: float = 5.0) -> None:
+        """Write what a store outage left unsaved, even when no job changes to trigger a write."""
+        while True:
+            await asyncio.sleep(every)
+            await self._write([])
 
     async def _authorize(self, context: grpc.aio.ServicerContext) -> None:
         sent = dict(context.invocation_metadata() or ()).get("authorization", "")
@@ -158,4 +189,5 @@ async def serve(servicer: JobServiceServicer, host: str = "127.0.0.1", port: int
     bound = server.add_insecure_port(f"{host}:{port}")
     await servicer.resume()
     await server.start()
+    servicer.flusher = asyncio.create_task(servicer.flush_forever())
     return server, bound
