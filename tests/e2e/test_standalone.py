@@ -1,241 +1,267 @@
 """A real `airflow standalone` (api-server, scheduler, dag-processor, triggerer) against the Armada emulator.
 
-Proves what `airflow dags test` cannot: a deferrable task is really deferred and its trigger runs in the triggerer;
-the triggerer killed and restarted mid-job still ends the task with one job submitted; a deferred task marked failed
-cancels its job (the trigger's on_kill); a worker killed mid-job retries and reattaches instead of submitting again.
+Proves what `airflow dags test` cannot (it runs triggers inline and never kills anything):
+  a) a deferrable task is really DEFERRED (seen through the REST API) and its trigger runs in the triggerer;
+  b) the triggerer killed (SIGKILL, the whole process tree) and replaced mid-job: the new triggerer takes the
+     trigger over and the task succeeds, with one job and no submission after the kill;
+  c) a deferred task marked failed through the REST API cancels its Armada job (the trigger's on_kill, 3.3+);
+  d) a blocking task whose task process is killed mid-job retries and reattaches to the job instead of submitting.
+
+One emulator and one standalone serve the module; the four DAGs run at once (each test waits on its own, and a
+thread records every task state the REST API shows). The tests run in file order, which the timeline needs: (d)
+kills its task process while its job runs, (c) marks its task failed while a triggerer is alive to run on_kill,
+(b) kills the triggerer once (a) and (c) are over, and (d)'s retry is checked at the end.
 """
 
 from __future__ import annotations
 
-import json
 import os
-import signal
-import socket
-import subprocess
-import sys
 import textwrap
-import time
-from collections.abc import Callable, Iterator
-from pathlib import Path
-from typing import Any
+from collections.abc import Iterator
+from dataclasses import dataclass
 
 import psutil
 import pytest
-import requests
+from _standalone import AirflowStandalone, TaskWatcher, wait_for
 
-from airflow_provider_batch.clients.armada import ArmadaClient, EventType, JobState
+from airflow_provider_batch.clients.armada import ArmadaClient, JobState
 from airflow_provider_batch.common.channel import CallCredentials, GrpcChannelArguments
+from airflow_provider_batch.emulators import LaunchedEmulators, launch
 
-pytestmark = [pytest.mark.slow, pytest.mark.wire]
-VENV_BIN = str(Path(sys.executable).parent)
+pytestmark = [pytest.mark.slow, pytest.mark.wire, pytest.mark.timeout(600)]
 
-DAGS = """
+QUEUE = "standalone"
+TASK = "job"
+TRIGGER_CLASSPATH = "airflow_provider_batch.triggers.batch.BatchJobTrigger"
+SUBMIT, CANCEL = "/api.Submit/SubmitJobs", "/api.Submit/CancelJobs"
+
+DEFERRED, RESTART, MARK_FAILED, WORKER_KILL = "sa_deferred", "sa_triggerer_restart", "sa_mark_failed", "sa_worker_kill"
+DAG_FILE = f'''
 from datetime import timedelta
+
 from airflow.sdk import DAG
+
 from airflow_provider_batch.operators.armada import ArmadaOperator
 
+
 def pod(script):
-    q = {"cpu": "100m", "memory": "64Mi"}
-    return {"containers": [{"name": "main", "command": ["sh", "-c", script],
-                            "resources": {"requests": q, "limits": q}}]}
+    quantity = {{"cpu": "100m", "memory": "64Mi"}}
+    return {{"containers": [{{"name": "main", "command": ["sh", "-c", script],
+                             "resources": {{"requests": quantity, "limits": quantity}}}}]}}
+
 
 def one(dag_id, script, **kwargs):
     with DAG(dag_id, schedule=None, catchup=False) as dag:
-        ArmadaOperator(task_id="job", job_request=pod(script), queue="QUEUE", poll_interval=1,
-                       job_set_id=dag_id + "-{{ run_id }}", **kwargs)
+        ArmadaOperator(task_id="{TASK}", job_request=pod(script), queue="{QUEUE}", poll_interval=1, **kwargs)
     return dag
 
-sa_deferred = one("sa_deferred", "echo deferred; sleep 8", deferrable=True)
-sa_restart = one("sa_restart", "sleep 40; echo survived", deferrable=True)
-sa_markfail = one("sa_markfail", "sleep 120", deferrable=True)
-sa_worker_kill = one("sa_worker_kill", "sleep 15; echo reattached", deferrable=False,
-                     retries=1, retry_delay=timedelta(seconds=2))
-"""
+
+deferred = one("{DEFERRED}", "echo deferred-job-line; sleep 6", deferrable=True)
+mark_failed = one("{MARK_FAILED}", "sleep 300", deferrable=True)
+worker_kill = one("{WORKER_KILL}", "sleep 15; echo reattached-job-line", deferrable=False,
+                  retries=1, retry_delay=timedelta(seconds=1))
+restart = one("{RESTART}", "sleep 30; echo survived-job-line", deferrable=True)
+'''
+
+SETTINGS = {
+    # a dead triggerer's triggers go to a live one once its heartbeat is this old (default 30 s)
+    "AIRFLOW__TRIGGERER__JOB_HEARTBEAT_SEC": "2",
+    "AIRFLOW__TRIGGERER__TRIGGERER_HEALTH_CHECK_THRESHOLD": "10",
+    "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": "30",
+}
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+@dataclass
+class Stack:
+    airflow: AirflowStandalone
+    emulators: LaunchedEmulators
+    armada: ArmadaClient
+    runs: dict[str, str]
+    watcher: TaskWatcher
+    calls_before: dict[str, int]
+    killed_worker_job: str = ""
 
+    def calls(self, rpc: str) -> int:
+        return int(self.emulators.stats()["armada"].get(rpc, 0))
 
-def wait_for(what: str, predicate: Callable[[], Any], timeout: float, every: float = 1.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(every)
-    raise AssertionError(f"timed out waiting for {what}")
+    def job_set(self, dag_id: str) -> str:
+        return f"{dag_id}-{self.runs[dag_id]}"
 
+    def jobs(self, dag_id: str) -> list[str]:
+        """Every job in the run's job set (read from its events), in order of first appearance."""
+        stream = self.armada.get_job_events_stream(QUEUE, self.job_set(dag_id), watch=False)
+        seen: dict[str, None] = {}
+        for message in stream:
+            seen.setdefault(self.armada.unmarshal_event_response(message).job_id, None)
+        return list(seen)
 
-class Standalone:
-    def __init__(self, home: Path, env: dict[str, str], port: int) -> None:
-        self.home, self.env, self.base = home, env, f"http://127.0.0.1:{port}"
-        self.log = open(home / "standalone.log", "wb")  # noqa: SIM115
-        self.process = subprocess.Popen(
-            [f"{VENV_BIN}/airflow", "standalone"], env=env, stdout=self.log, stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )  # fmt: skip
-        self.extra: list[subprocess.Popen[bytes]] = []
-        wait_for("airflow standalone to be healthy", self._healthy, timeout=180, every=2)
-        password = json.loads((home / "simple_auth_manager_passwords.json.generated").read_text())["admin"]
-        token = requests.post(f"{self.base}/auth/token", json={"username": "admin", "password": password}, timeout=10)
-        self.headers = {"Authorization": f"Bearer {token.json()['access_token']}"}
+    def only_job(self, dag_id: str, timeout: float = 60) -> str:
+        jobs = wait_for(f"a job in {dag_id}'s job set", lambda: self.jobs(dag_id), timeout=timeout)
+        assert len(jobs) == 1, f"{dag_id}: the job set holds {len(jobs)} jobs: {jobs}"
+        return jobs[0]
 
-    def _healthy(self) -> bool:
-        assert self.process.poll() is None, (self.home / "standalone.log").read_text()[-3000:]
-        try:
-            health = requests.get(f"{self.base}/api/v2/monitor/health", timeout=5).json()
-        except (requests.RequestException, ValueError):
-            return False
-        parts = ("metadatabase", "scheduler", "triggerer", "dag_processor")
-        return all((health.get(p) or {}).get("status") == "healthy" for p in parts)
+    def job_state(self, job_id: str) -> JobState:
+        return JobState(self.armada.get_job_status([job_id]).job_states[job_id])
 
-    def api(self, method: str, path: str, **kwargs: Any) -> Any:
-        response = requests.request(method, f"{self.base}/api/v2{path}", headers=self.headers, timeout=15, **kwargs)
-        assert response.ok, f"{method} {path}: {response.status_code} {response.text}"
-        return response.json()
+    def wait_job_state(self, job_id: str, state: JobState, timeout: float) -> None:
+        wait_for(f"job {job_id} to be {state.name}", lambda: self.job_state(job_id) == state, timeout=timeout)
 
-    def trigger(self, dag_id: str) -> str:
-        wait_for(f"{dag_id} to be parsed", lambda: self._dag_known(dag_id), timeout=120, every=2)
-        self.api("PATCH", f"/dags/{dag_id}", json={"is_paused": False})
-        return str(self.api("POST", f"/dags/{dag_id}/dagRuns", json={"logical_date": None})["dag_run_id"])
+    def task(self, dag_id: str) -> dict:
+        return self.airflow.task_instance(dag_id, self.runs[dag_id], TASK)
 
-    def _dag_known(self, dag_id: str) -> bool:
-        response = requests.get(f"{self.base}/api/v2/dags/{dag_id}", headers=self.headers, timeout=10)
-        return response.ok
+    def wait_task_state(self, dag_id: str, state: str, timeout: float = 120) -> dict:
+        return wait_for(f"{dag_id} to be {state}", lambda: (t := self.task(dag_id))["state"] == state and t, timeout)
 
-    def task(self, dag_id: str, run_id: str) -> dict[str, Any]:
-        return dict(self.api("GET", f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances/job"))
-
-    def run_state(self, dag_id: str, run_id: str) -> str:
-        return str(self.api("GET", f"/dags/{dag_id}/dagRuns/{run_id}")["state"])
-
-    def stop(self) -> None:
-        for process in [self.process, *self.extra]:
-            if process.poll() is None:
-                os.killpg(process.pid, signal.SIGTERM)
-        for process in [self.process, *self.extra]:
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-        self.log.close()
+    def run_end(self, dag_id: str, timeout: float = 180) -> str:
+        return self.airflow.wait_run_end(dag_id, self.runs[dag_id], timeout=timeout)
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory, armada_emulator) -> Iterator[tuple[Standalone, ArmadaClient]]:
-    home = tmp_path_factory.mktemp("airflow_home")
-    dags = home / "dags"
-    dags.mkdir()
-    channel = GrpcChannelArguments(armada_emulator.target).channel(CallCredentials.bearer(armada_emulator.token))
-    armada = ArmadaClient(channel)
-    armada.create_queue(armada.create_queue_request("standalone"))
-    (dags / "standalone_dags.py").write_text(textwrap.dedent(DAGS).replace("QUEUE", "standalone"))
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW")}
-    env.update(
-        {
-            "PATH": f"{VENV_BIN}:{env.get('PATH', '')}",
-            "AIRFLOW_HOME": str(home),
-            "AIRFLOW__CORE__DAGS_FOLDER": str(dags),
-            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-            "AIRFLOW__API__PORT": str(port),
-            "AIRFLOW__API__HOST": "127.0.0.1",
-            "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{port}/execution/",
-            "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
-            "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": "20",
-            "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT_DETECTION_INTERVAL": "5",
-            "AIRFLOW__CORE__PARALLELISM": "8",
-            "AIRFLOW_CONN_ARMADA_DEFAULT": json.dumps(
-                {"conn_type": "armada", "host": armada_emulator.target, "password": armada_emulator.token}
-            ),
-        }
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    base = tmp_path_factory.mktemp("standalone")
+    tmp, home = base / "tmp", base / "airflow_home"
+    tmp.mkdir()
+    (home / "dags").mkdir(parents=True)
+    (home / "dags" / "standalone_scenarios.py").write_text(textwrap.dedent(DAG_FILE))
+    emulators = launch(
+        ["--only", "armada", "--armada-port", "0", "--admin-port", "0", "--step-ms", "20"],
+        env={**os.environ, "TMPDIR": str(tmp)},
+        log_path=str(base / "emulators.log"),
     )
-    standalone = Standalone(home, env, port)
+    target, token = emulators["armada"]["target"], emulators["armada"]["token"]
+    channel = GrpcChannelArguments(target).channel(CallCredentials.bearer(token))
     try:
-        yield standalone, armada
+        armada = ArmadaClient(channel)
+        armada.create_queue(armada.create_queue_request(QUEUE))
+        calls_before = dict(emulators.stats()["armada"])
+        connection = {"conn_type": "armada", "host": target, "password": token}
+        with AirflowStandalone(home, home / "dags", {"armada_default": connection}, SETTINGS) as airflow:
+            print(f"\nairflow standalone healthy after {airflow.boot_seconds:.1f}s in {home}")
+            runs = {dag_id: airflow.trigger(dag_id) for dag_id in (DEFERRED, MARK_FAILED, WORKER_KILL, RESTART)}
+            with TaskWatcher(airflow, [(dag_id, run_id, TASK) for dag_id, run_id in runs.items()]) as watcher:
+                yield Stack(airflow, emulators, armada, runs, watcher, calls_before)
     finally:
-        standalone.stop()
         channel.close()
+        emulators.stop()
 
 
-def jobs_of(armada: ArmadaClient, job_set: str) -> dict[str, list[EventType]]:
-    stream = armada.get_job_events_stream("standalone", job_set, watch=False)
-    seen: dict[str, list[EventType]] = {}
-    for message in stream:
-        event = armada.unmarshal_event_response(message)
-        seen.setdefault(event.job_id, []).append(event.type)
-    return seen
+def test_worker_killed_mid_job_ends_the_try(stack: Stack) -> None:
+    """(d, first half) SIGKILL the task process of a blocking task while its job runs (an OOM kill): the supervisor
+    reports the try failed and the task goes to its retry. The retry is checked by the last test but one, so that
+    the other scenarios run meanwhile."""
+    job_id = stack.only_job(WORKER_KILL)
+    stack.wait_job_state(job_id, JobState.RUNNING, timeout=60)
+    run_id = stack.runs[WORKER_KILL]
+    # the job id is in XCom once the operator has recorded it (task_state_store is written just before)
+    wait_for("the job id in XCom", lambda: stack.airflow.xcom(WORKER_KILL, run_id, TASK, "job_id"), timeout=60)
+    ti = stack.task(WORKER_KILL)
+    assert (ti["state"], ti["try_number"]) == ("running", 1), ti
+    runner = psutil.Process(ti["pid"])
+    assert ti["id"] in " ".join(runner.cmdline()), f"pid {ti['pid']} is not the task process: {runner.cmdline()}"
+    runner.kill()
+    stack.killed_worker_job = job_id
+
+    def next_try() -> bool:
+        ti = stack.task(WORKER_KILL)
+        return ti["state"] == "up_for_retry" or ti["try_number"] > 1
+
+    wait_for("the killed try to end and the task to go to its retry", next_try, timeout=60)
+    assert stack.job_state(job_id) == JobState.RUNNING, "the job did not outlive its task process"
 
 
-def processes(*words: str) -> list[psutil.Process]:
-    found = []
-    for process in psutil.process_iter(["cmdline"]):
-        line = " ".join(process.info["cmdline"] or [])
-        if all(word in line for word in words):
-            found.append(process)
-    return found
+def test_deferred_task_marked_failed_cancels_its_job(stack: Stack) -> None:
+    """(c) PATCH the deferred task instance to failed: the triggerer runs the trigger's on_kill, which cancels."""
+    stack.wait_task_state(MARK_FAILED, "deferred")
+    job_id = stack.only_job(MARK_FAILED)
+    stack.wait_job_state(job_id, JobState.RUNNING, timeout=30)
+    cancels = stack.calls(CANCEL)
+
+    stack.airflow.set_task_state(MARK_FAILED, stack.runs[MARK_FAILED], TASK, "failed")
+
+    stack.wait_job_state(job_id, JobState.CANCELLED, timeout=60)
+    assert stack.calls(CANCEL) == cancels + 1
+    reason = stack.armada.get_job_errors([job_id]).job_errors[job_id]
+    assert "stopped by a user" in reason, f"cancelled by something else than the trigger's on_kill: {reason!r}"
+    assert stack.run_end(MARK_FAILED, timeout=60) == "failed"
+    assert stack.task(MARK_FAILED)["state"] == "failed"
+    assert stack.jobs(MARK_FAILED) == [job_id]
 
 
-def test_deferral_triggerer_restart_mark_failed_and_worker_kill(stack):
-    standalone, armada = stack
-    runs = {dag: standalone.trigger(dag) for dag in ("sa_deferred", "sa_restart", "sa_markfail", "sa_worker_kill")}
+def test_deferrable_task_defers_and_its_trigger_runs_in_the_triggerer(stack: Stack) -> None:
+    """(a) The task instance is seen DEFERRED on our trigger, assigned to a triggerer; the triggerer writes the
+    trigger's log; the task resumes and succeeds after the job ends, in its first try."""
+    assert stack.run_end(DEFERRED, timeout=120) == "success"
+    states = stack.watcher.states(DEFERRED)
+    assert "deferred" in states, f"never seen deferred: {states}"
+    deferred = [s for s in stack.watcher.seen(DEFERRED) if s["state"] == "deferred"]
+    assert {s["classpath"] for s in deferred} == {TRIGGER_CLASSPATH}
+    assert any(s["triggerer_id"] for s in deferred), f"the trigger was never assigned to a triggerer: {deferred}"
+    assert states.index("deferred") < states.index("success")
 
-    def deferred(dag: str) -> bool:
-        return standalone.task(dag, runs[dag])["state"] == "deferred"
+    ti = stack.task(DEFERRED)
+    assert (ti["state"], ti["try_number"]) == ("success", 1), ti
+    job_id = stack.only_job(DEFERRED)
+    assert stack.job_state(job_id) == JobState.SUCCEEDED
+    trigger_logs = stack.airflow.trigger_logs(DEFERRED, stack.runs[DEFERRED], TASK)
+    assert trigger_logs, "the triggerer wrote no log for the trigger"
+    task_log = stack.airflow.task_log(DEFERRED, stack.runs[DEFERRED], TASK, 1)
+    assert "deferred-job-line" in task_log, "the job's log lines did not reach the task log after resuming"
 
-    # a) really deferred, and its trigger runs in the triggerer
-    wait_for("sa_deferred to defer", lambda: deferred("sa_deferred"), timeout=120)
 
-    # c) a deferred task marked failed cancels its job
-    wait_for("sa_markfail to defer", lambda: deferred("sa_markfail"), timeout=120)
-    run_id = runs["sa_markfail"]
-    standalone.api("PATCH", f"/dags/sa_markfail/dagRuns/{run_id}/taskInstances/job", json={"new_state": "failed"})
+def test_triggerer_killed_mid_job_task_still_succeeds_with_one_job(stack: Stack) -> None:
+    """(b) SIGKILL the triggerer and its children while the job runs, start a new `airflow triggerer` (standalone
+    does not restart its components): the new one takes the trigger over from the start; one job, no new submit."""
+    # on_kill in (c) and the trigger of (a) needed the first triggerer; it goes only once they are done
+    assert stack.run_end(DEFERRED, timeout=120) == "success"
+    assert stack.run_end(MARK_FAILED, timeout=60) == "failed"
+    stack.wait_task_state(RESTART, "deferred")
+    job_id = stack.only_job(RESTART)
+    assert stack.job_state(job_id) == JobState.RUNNING, "the job ended before the triggerer could be killed"
+    first = wait_for("the trigger to be on a triggerer", lambda: triggerer_of(stack, RESTART), timeout=30)
+    submits = stack.calls(SUBMIT)
 
-    markfail_jobs = jobs_of(armada, f"sa_markfail-{run_id}")
-    assert len(markfail_jobs) == 1
-    wait_for(
-        "sa_markfail's job to be cancelled",
-        lambda: JobState.CANCELLED in [
-            JobState(s) for s in armada.get_job_status(list(markfail_jobs)).job_states.values()],
-        timeout=60,
-    )  # fmt: skip
+    killed = stack.airflow.kill_component("triggerer")
+    assert not stack.airflow.component("triggerer"), "a triggerer survived SIGKILL"
+    stack.airflow.start_triggerer()
 
-    # b) the triggerer is killed while sa_restart's job runs (after c: a trigger's on_kill needs a live triggerer)
-    wait_for("sa_restart to defer", lambda: deferred("sa_restart"), timeout=120)
-    restart_job_set = f"sa_restart-{runs['sa_restart']}"
-    assert not any(EventType.succeeded in e for e in jobs_of(armada, restart_job_set).values()), "ended too soon"
-    for process in processes("airflow", "triggerer"):
-        process.kill()
-    time.sleep(3)
-    if not processes("airflow", "triggerer"):
-        standalone.extra.append(
-            subprocess.Popen([f"{VENV_BIN}/airflow", "triggerer"], env=standalone.env, stdout=standalone.log,
-                             stderr=subprocess.STDOUT, start_new_session=True)
-        )  # fmt: skip
+    def new_triggerer() -> int | None:
+        now = triggerer_of(stack, RESTART)
+        return now if now != first else None
 
-    # d) the worker running sa_worker_kill's blocking wait is killed mid-job
-    job_set = f"sa_worker_kill-{runs['sa_worker_kill']}"
-    wait_for("sa_worker_kill's job to run", lambda: any(
-        EventType.running in events for events in jobs_of(armada, job_set).values()), timeout=120)  # fmt: skip
-    ti_id = standalone.task("sa_worker_kill", runs["sa_worker_kill"])["id"]
-    victims = processes("airflow worker", ti_id)  # the worker and its task process name themselves by the TI's id
-    assert victims, f"found no worker process for task instance {ti_id}"
-    for process in victims:
-        process.kill()
+    second = wait_for("a new triggerer to take the trigger over", new_triggerer, timeout=90)
+    print(f"\ntriggerer job {first} killed (pids {killed}); trigger taken over by triggerer job {second}")
+    assert stack.run_end(RESTART, timeout=120) == "success"
+    ti = stack.task(RESTART)
+    assert (ti["state"], ti["try_number"]) == ("success", 1), ti
+    assert stack.jobs(RESTART) == [job_id], "the triggerer restart led to a second job"
+    assert stack.calls(SUBMIT) == submits, "something was submitted after the triggerer was killed"
+    assert {first, second} <= set(stack.airflow.trigger_logs(RESTART, stack.runs[RESTART], TASK))
+    assert "survived-job-line" in stack.airflow.task_log(RESTART, stack.runs[RESTART], TASK, 1)
 
-    def finished(dag: str) -> str:
-        state = standalone.run_state(dag, runs[dag])
-        return state if state in ("success", "failed") else ""
 
-    assert wait_for("sa_deferred to end", lambda: finished("sa_deferred"), timeout=120) == "success"
-    assert wait_for("sa_restart to end", lambda: finished("sa_restart"), timeout=180) == "success"
-    assert list(jobs_of(armada, f"sa_restart-{runs['sa_restart']}")) and len(
-        jobs_of(armada, f"sa_restart-{runs['sa_restart']}")) == 1  # fmt: skip
+def triggerer_of(stack: Stack, dag_id: str) -> int | None:
+    """The id of the triggerer job the task's trigger is assigned to, if any."""
+    trigger = stack.task(dag_id).get("trigger") or {}
+    return trigger.get("triggerer_id")
 
-    assert wait_for("sa_worker_kill to end", lambda: finished("sa_worker_kill"), timeout=240) == "success"
-    task = standalone.task("sa_worker_kill", runs["sa_worker_kill"])
-    assert task["try_number"] >= 2, f"the killed worker's task was not retried: {task}"
-    assert len(jobs_of(armada, job_set)) == 1, "the retry submitted a second job instead of reattaching"
+
+def test_killed_worker_task_retried_and_reattached(stack: Stack) -> None:
+    """(d, second half) The retry found the job in task_state_store and waited for it: one job, task success."""
+    job_id = stack.killed_worker_job
+    assert job_id, "test_worker_killed_mid_job_ends_the_try did not run or did not kill the task process"
+    assert stack.run_end(WORKER_KILL, timeout=120) == "success"
+    ti = stack.task(WORKER_KILL)
+    assert (ti["state"], ti["try_number"]) == ("success", 2), f"the killed task was not retried: {ti}"
+    assert stack.jobs(WORKER_KILL) == [job_id], "the retry submitted a second job instead of reattaching"
+    assert stack.job_state(job_id) == JobState.SUCCEEDED
+    second_try = stack.airflow.task_log(WORKER_KILL, stack.runs[WORKER_KILL], TASK, 2)
+    assert f"Reattaching to armada job {job_id}" in second_try, second_try[-3000:]
+    assert "reattached-job-line" in second_try
+
+
+def test_one_submission_per_task_in_the_whole_module(stack: Stack) -> None:
+    """Four DAGs, four SubmitJobs calls: the worker kill and the triggerer restart submitted nothing more, and the
+    only cancel was the user's."""
+    submitted = stack.calls(SUBMIT) - stack.calls_before.get(SUBMIT, 0)
+    assert submitted == 4, f"{submitted} SubmitJobs calls for 4 tasks"
+    assert stack.calls(CANCEL) - stack.calls_before.get(CANCEL, 0) == 1
