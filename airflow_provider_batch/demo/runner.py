@@ -19,12 +19,12 @@ import shutil
 import sys
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from airflow_provider_batch.clients.armada import ArmadaClient
 from airflow_provider_batch.common.channel import CallCredentials, GrpcChannelArguments
+from airflow_provider_batch.demo.backend import Expected
 from airflow_provider_batch.demo.jobs import JobReport, job_set_report
 from airflow_provider_batch.demo.sandbox import AirflowSandbox, CommandResult
 from airflow_provider_batch.emulators import launch
@@ -32,13 +32,6 @@ from airflow_provider_batch.emulators import launch
 QUEUE = "demo"
 CONN_ID = "armada_default"
 EMULATOR_ARGS = ["--only", "armada", "--armada-port", "0", "--admin-port", "0", "--step-ms", "20"]
-
-
-@dataclass(frozen=True)
-class Expected:
-    run_state: str = "success"
-    tasks: int = 1
-    retried: bool = False  # some task needed a second try
 
 
 EXAMPLES: dict[str, Expected] = {
