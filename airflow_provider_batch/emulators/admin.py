@@ -1,5 +1,6 @@
 """The admin HTTP server: `GET /stats` (calls answered per emulator and method), `POST /stats/reset`,
-`GET /faults` (faults injected per emulator and method), `GET /healthz`. No auth: it binds to the emulators' host."""
+`GET /faults` (faults injected per emulator and method), `GET /requests` (the last requests each REST emulator
+was sent, credentials redacted), `POST /requests/reset`, `GET /healthz`. No auth: it binds to the emulators' host."""
 
 from __future__ import annotations
 
@@ -39,6 +40,8 @@ class AdminServer:
         app.router.add_get("/stats", self._get_stats)
         app.router.add_post("/stats/reset", self._reset_stats)
         app.router.add_get("/faults", self._get_faults)
+        app.router.add_get("/requests", self._get_requests)
+        app.router.add_post("/requests/reset", self._reset_requests)
         app.router.add_get("/healthz", self._healthz)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
@@ -63,6 +66,14 @@ class AdminServer:
     async def _reset_stats(self, request: web.Request) -> web.Response:
         self.reset()
         return web.json_response(self.stats())
+
+    async def _get_requests(self, request: web.Request) -> web.Response:
+        return web.json_response({name: emulator.requests.snapshot() for name, emulator in self.emulators.items()})
+
+    async def _reset_requests(self, request: web.Request) -> web.Response:
+        for emulator in self.emulators.values():
+            emulator.requests.reset()
+        return web.json_response({})
 
     async def _healthz(self, request: web.Request) -> web.Response:
         return web.json_response({"status": "ok"})

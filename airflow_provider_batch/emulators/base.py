@@ -10,6 +10,7 @@ from typing import Any, ClassVar, TypeVar
 
 from airflow_provider_batch.emulators.auth import new_token
 from airflow_provider_batch.emulators.faults import FaultPlan
+from airflow_provider_batch.emulators.rest import RequestLog
 from airflow_provider_batch.emulators.runner import ProcessRunner
 from airflow_provider_batch.emulators.stats import CallCounter
 
@@ -39,6 +40,7 @@ class Emulator(abc.ABC):
         self.options = options
         self.token = options.token or new_token()
         self.counter = CallCounter()
+        self.requests = RequestLog()  # REST emulators record what they were sent; GET /requests serves it
         self.faults = FaultPlan(options.fault_rate, options.latency_ms, options.fault_seed)
         self.runner = ProcessRunner(options.max_running, options.max_job_seconds)
 

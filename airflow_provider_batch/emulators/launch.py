@@ -45,6 +45,17 @@ class LaunchedEmulators:
         with urllib.request.urlopen(request, timeout=10):
             pass
 
+    def requests(self, name: str) -> list[dict[str, Any]]:
+        """The last requests the REST emulator `name` was sent (method, route, path, query, headers, body)."""
+        with urllib.request.urlopen(f"{self.admin}/requests", timeout=10) as response:
+            recorded: dict[str, list[dict[str, Any]]] = json.load(response)
+        return recorded[name]
+
+    def reset_requests(self) -> None:
+        request = urllib.request.Request(f"{self.admin}/requests/reset", method="POST", data=b"")
+        with urllib.request.urlopen(request, timeout=10):
+            pass
+
     def read_log(self) -> str:
         with open(self.log_path, encoding="utf-8", errors="replace") as handle:
             return handle.read()
