@@ -27,11 +27,14 @@ _CHUNK = 64 * 1024
 
 @dataclass(frozen=True)
 class RunSpec:
-    """What to run: argv (argv[0] looked up on PATH), extra environment, wall-clock limit in seconds."""
+    """What to run: argv (argv[0] looked up on PATH), extra environment, wall-clock limit in seconds, and the
+    folder to run in: an existing one the caller owns and keeps (`workdir`), or by default a fresh temporary folder
+    removed after the run."""
 
     argv: Sequence[str]
     env: Mapping[str, str] = field(default_factory=dict)
     timeout_s: float | None = None
+    workdir: str | None = None
 
 
 @dataclass(frozen=True)
@@ -87,11 +90,12 @@ class ProcessRunner:
         on_start: Callable[[], None] | None = None,
     ) -> RunResult:
         """Run to completion; `on_start` is called once the process exists, `on_line` for every output line.
-        Cancelling the awaiting task kills the process group; the temporary folder is always removed."""
+        Cancelling the awaiting task kills the process group; the temporary folder is always removed (a given
+        `spec.workdir` is kept)."""
         if not spec.argv:
             return RunResult(exit_code=None, start_error="no command to run")
         timeout = spec.timeout_s if spec.timeout_s is not None else self.default_timeout_s
-        workdir = tempfile.mkdtemp(prefix="emulator-job-")
+        workdir = spec.workdir if spec.workdir is not None else tempfile.mkdtemp(prefix="emulator-job-")
         env = {name: os.environ[name] for name in INHERITED_ENV if name in os.environ}
         env["HOME"] = workdir
         env["TMPDIR"] = workdir
@@ -118,7 +122,8 @@ class ProcessRunner:
                 self._processes.discard(process)
                 await self._kill(process)
         finally:
-            await asyncio.to_thread(shutil.rmtree, workdir, True)
+            if spec.workdir is None:
+                await asyncio.to_thread(shutil.rmtree, workdir, True)
 
     async def _supervise(
         self,

@@ -1,5 +1,6 @@
 import asyncio
 import os
+import pathlib
 import sys
 
 import pytest
@@ -35,6 +36,15 @@ async def test_runs_in_a_fresh_folder_that_is_removed() -> None:
     assert lines[0].text == result.workdir
     assert [line.text for line in lines[1:]] == ["left-behind"]
     assert not os.path.exists(result.workdir)
+
+
+async def test_runs_in_a_given_folder_that_is_kept(tmp_path: pathlib.Path) -> None:
+    folder = str(tmp_path)
+    result, lines = await run(RunSpec(["sh", "-c", "pwd; echo kept > output.txt"], workdir=folder))
+    assert result.succeeded and result.workdir == folder
+    assert [line.text for line in lines] in ([folder], [os.path.realpath(folder)])
+    with open(os.path.join(folder, "output.txt")) as handle:
+        assert handle.read() == "kept\n"
 
 
 async def test_timeout_kills_the_process_group() -> None:
