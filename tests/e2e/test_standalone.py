@@ -60,7 +60,7 @@ deferred = one("{DEFERRED}", "echo deferred-job-line; sleep 6", deferrable=True)
 mark_failed = one("{MARK_FAILED}", "sleep 300", deferrable=True)
 worker_kill = one("{WORKER_KILL}", "sleep 15; echo reattached-job-line", deferrable=False,
                   retries=1, retry_delay=timedelta(seconds=1))
-restart = one("{RESTART}", "sleep 30; echo survived-job-line", deferrable=True)
+restart = one("{RESTART}", "sleep 35; echo survived-job-line", deferrable=True)
 '''
 
 SETTINGS = {
@@ -114,6 +114,18 @@ class Stack:
 
     def run_end(self, dag_id: str, timeout: float = 180) -> str:
         return self.airflow.wait_run_end(dag_id, self.runs[dag_id], timeout=timeout)
+
+    def wait_trigger_started(self, dag_id: str, timeout: float = 60) -> None:
+        """Until a triggerer has started the task's trigger (its trigger log says so). A deferred task is only
+        assigned at first; a trigger cancelled before it starts gets no on_kill, so tests that need one wait here."""
+        folder = self.airflow.task_log_dir(dag_id, self.runs[dag_id], TASK)
+
+        def started() -> bool:
+            return any(
+                ") starting" in log.read_text(errors="replace") for log in folder.glob("attempt=1.log.trigger.*.log")
+            )
+
+        wait_for(f"{dag_id}'s trigger to start in a triggerer", started, timeout=timeout)
 
 
 @pytest.fixture(scope="module")
@@ -174,6 +186,7 @@ def test_deferred_task_marked_failed_cancels_its_job(stack: Stack) -> None:
     stack.wait_task_state(MARK_FAILED, "deferred")
     job_id = stack.only_job(MARK_FAILED)
     stack.wait_job_state(job_id, JobState.RUNNING, timeout=30)
+    stack.wait_trigger_started(MARK_FAILED)
     cancels = stack.calls(CANCEL)
 
     stack.airflow.set_task_state(MARK_FAILED, stack.runs[MARK_FAILED], TASK, "failed")
@@ -218,6 +231,7 @@ def test_triggerer_killed_mid_job_task_still_succeeds_with_one_job(stack: Stack)
     job_id = stack.only_job(RESTART)
     assert stack.job_state(job_id) == JobState.RUNNING, "the job ended before the triggerer could be killed"
     first = wait_for("the trigger to be on a triggerer", lambda: triggerer_of(stack, RESTART), timeout=30)
+    stack.wait_trigger_started(RESTART)
     submits = stack.calls(SUBMIT)
 
     killed = stack.airflow.kill_component("triggerer")
