@@ -1,11 +1,14 @@
-"""`python -m airflow_provider_batch.demo` (`make demo`): the example DAGs against the local Armada emulator.
+"""`python -m airflow_provider_batch.demo` (`make demo`): the example DAGs against the local emulators.
 
-1. Start the Armada emulator (`launch`) and create the queue `demo`.
-2. Make a fresh Airflow home under `<repo>/.demo/airflow_home` (SQLite), `airflow db migrate` it; the connection
-   `armada_default` (emulator endpoint, token, default_queue) is passed as AIRFLOW_CONN_ARMADA_DEFAULT.
+Each scheduler's part (its example DAGs, its connection, what it prepares, how it finds a run's jobs) is a module
+`airflow_provider_batch.demo.<backend>` (see `demo/backend.py`); this runner does the rest, for all of them:
+
+1. Start the emulators the chosen DAGs need (`launch`) and let each backend prepare (Armada: the queue `demo`).
+2. Make a fresh Airflow home under `<repo>/.demo/airflow_home` (SQLite), `airflow db migrate` it; the connections
+   (`armada_default`, ...) to the emulators are passed as AIRFLOW_CONN_* variables.
 3. `airflow dags test <dag_id>` for each example; their full output (the task logs) goes to `.demo/logs/`.
-4. Read each run's task tries and job XComs from the Airflow DB, and each job set's jobs, states and log lines from
-   the emulator; print them, then a summary table. Exit 1 when a run did not end as expected, a try has no job or
+4. Read each run's task tries and job XComs from the Airflow DB, and each run's jobs, states and log lines from the
+   scheduler; print them, then a summary table. Exit 1 when a run did not end as expected, a try has no job or
    more than one, or the mapped DAG did not retry.
 
 Everything it writes is under `<repo>/.demo` (TMPDIR too).
@@ -14,6 +17,7 @@ Everything it writes is under `<repo>/.demo` (TMPDIR too).
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import shutil
 import sys
@@ -22,23 +26,23 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from airflow_provider_batch.clients.armada import ArmadaClient
-from airflow_provider_batch.common.channel import CallCredentials, GrpcChannelArguments
-from airflow_provider_batch.demo.backend import Expected
-from airflow_provider_batch.demo.jobs import JobReport, job_set_report
+from airflow_provider_batch.demo.backend import DemoBackend, Expected
+from airflow_provider_batch.demo.jobs import JobReport
 from airflow_provider_batch.demo.sandbox import AirflowSandbox, CommandResult
 from airflow_provider_batch.emulators import launch
 
-QUEUE = "demo"
-CONN_ID = "armada_default"
-EMULATOR_ARGS = ["--only", "armada", "--armada-port", "0", "--admin-port", "0", "--step-ms", "20"]
+BACKENDS = ("armada",)  # modules airflow_provider_batch.demo.<name>, in the order their DAGs run
 
 
-EXAMPLES: dict[str, Expected] = {
-    "armada_blocking": Expected(),
-    "armada_deferrable": Expected(),
-    "armada_mapped": Expected(tasks=20, retried=True),
-}
+def backends() -> dict[str, DemoBackend]:
+    return {name: importlib.import_module(f"airflow_provider_batch.demo.{name}") for name in BACKENDS}
+
+
+def examples(loaded: dict[str, DemoBackend]) -> dict[str, tuple[str, Expected]]:
+    """Every example DAG id -> (its backend, how its run should end)."""
+    return {
+        dag_id: (name, expected) for name, backend in loaded.items() for dag_id, expected in backend.EXAMPLES.items()
+    }
 
 
 def repo_root() -> Path:
@@ -49,18 +53,9 @@ def repo_root() -> Path:
     return root
 
 
-def connection(target: str, token: str, queue: str = QUEUE) -> dict[str, Any]:
-    """The `armada` connection to the emulator, in Airflow's JSON form."""
-    return {"conn_type": "armada", "host": target, "password": token, "extra": {"default_queue": queue}}
-
-
-def job_set_of(dag_id: str, run: dict[str, Any]) -> tuple[str, str]:
-    """(queue, job set) of a run: from a task's `batch_job` XCom, else the operator's defaults."""
-    for task in run["tasks"]:
-        details = (task.get("job") or {}).get("details") or {}
-        if details.get("queue") and details.get("job_set_id"):
-            return details["queue"], details["job_set_id"]
-    return QUEUE, f"{dag_id}-{run['run_id']}"
+def emulator_args(names: Sequence[str]) -> list[str]:
+    ports = [arg for name in names for arg in (f"--{name}-port", "0")]
+    return ["--only", ",".join(names), *ports, "--admin-port", "0", "--step-ms", "20"]
 
 
 def problems(dag_id: str, run: dict[str, Any] | None, jobs: list[JobReport], expected: Expected) -> list[str]:
@@ -142,20 +137,23 @@ def summary_row(
     return [dag_id, exit_text, state, *counts, f"{result.seconds:.1f}", verdict]
 
 
-def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+def parse_args(argv: Sequence[str] | None, known: Sequence[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m airflow_provider_batch.demo", description=__doc__.split("\n")[0])
-    parser.add_argument("dags", nargs="*", default=list(EXAMPLES), help=f"DAG ids (default: {' '.join(EXAMPLES)})")
+    parser.add_argument("dags", nargs="*", default=list(known), help=f"DAG ids (default: {' '.join(known)})")
     parser.add_argument("--timeout", type=float, default=240.0, help="seconds each `airflow dags test` may take")
     parser.add_argument("--no-logs", action="store_true", help="do not print the jobs' log lines")
     return parser.parse_args(argv)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = parse_args(argv)
-    unknown = [dag_id for dag_id in args.dags if dag_id not in EXAMPLES]
+    loaded = backends()
+    known = examples(loaded)
+    args = parse_args(argv, list(known))
+    unknown = [dag_id for dag_id in args.dags if dag_id not in known]
     if unknown:
-        print(f"unknown example DAG(s): {', '.join(unknown)}; known: {', '.join(EXAMPLES)}", file=sys.stderr)
+        print(f"unknown example DAG(s): {', '.join(unknown)}; known: {', '.join(known)}", file=sys.stderr)
         return 2
+    used = {name: loaded[name] for name in loaded if any(known[dag_id][0] == name for dag_id in args.dags)}
     started = time.monotonic()
     root = repo_root()
     work = root / ".demo"
@@ -163,17 +161,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     for folder in (home, tmp, logs):
         shutil.rmtree(folder, ignore_errors=True)
         folder.mkdir(parents=True)
-    emulator_env = {**os.environ, "TMPDIR": str(tmp)}  # the emulator runs each job in a folder under TMPDIR
-    print("Starting the Armada emulator ...", flush=True)
-    with launch(EMULATOR_ARGS, env=emulator_env, log_path=str(work / "emulators.log")) as emulators:
-        target, token = emulators["armada"]["target"], emulators["armada"]["token"]
-        channel = GrpcChannelArguments(target).channel(CallCredentials.bearer(token))
-        client = ArmadaClient(channel)
-        client.create_queue(client.create_queue_request(QUEUE))
-        print(f"  Armada emulator at {target}, queue {QUEUE!r}; Airflow home {home.relative_to(root)}", flush=True)
-        sandbox = AirflowSandbox(home, root / "dags_examples", tmp, {CONN_ID: connection(target, token)})
+    emulator_env = {**os.environ, "TMPDIR": str(tmp)}  # the emulators run each job in a folder under TMPDIR
+    flags = emulator_args(list(used)) + [
+        flag for backend in used.values() for flag in getattr(backend, "EMULATOR_FLAGS", ())
+    ]
+    print(f"Starting the emulators ({', '.join(used)}) ...", flush=True)
+    with launch(flags, env=emulator_env, log_path=str(work / "emulators.log")) as emulators:
+        connections = {}
+        for name, backend in used.items():
+            ready = emulators[backend.EMULATOR]
+            backend.prepare(ready, work)
+            connections[backend.CONN_ID] = backend.connection(ready)
+            print(f"  {name} emulator ready; connection {backend.CONN_ID!r}", flush=True)
+        sandbox = AirflowSandbox(home, root / "dags_examples", tmp, connections)
         migrated = sandbox.migrate()
-        print(f"  airflow db migrate: {migrated.seconds:.1f} s", flush=True)
+        print(f"  Airflow home {home.relative_to(root)}; airflow db migrate: {migrated.seconds:.1f} s", flush=True)
         results: dict[str, CommandResult] = {}
         for dag_id in args.dags:
             print(f"airflow dags test {dag_id} ...", end=" ", flush=True)
@@ -183,19 +185,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         state = sandbox.read_state(args.dags)
         rows, all_issues = [], []
         for dag_id in args.dags:
+            name, expected = known[dag_id]
+            backend = used[name]
             run = state.get(dag_id)
-            jobs = job_set_report(client, *job_set_of(dag_id, run), logs=not args.no_logs) if run else []
-            issues = problems(dag_id, run, jobs, EXAMPLES[dag_id])
+            jobs = backend.jobs_of(emulators[backend.EMULATOR], dag_id, run, not args.no_logs) if run else []
+            issues = problems(dag_id, run, jobs, expected)
             if results[dag_id].timed_out:
                 issues.append(f"{dag_id}: airflow dags test did not finish within {args.timeout:.0f} s")
             print_jobs(dag_id, run, jobs)
             rows.append(summary_row(dag_id, results[dag_id], run, jobs, issues))
             all_issues += issues
-        calls = emulators.stats()["armada"]
-        channel.close()
+        calls = emulators.stats()
     print_summary(rows)
-    submits = calls.get("/api.Submit/SubmitJobs", 0)
-    print(f"\nEmulator calls: {submits} SubmitJobs, {calls.get('/api.Jobs/GetJobStatus', 0)} GetJobStatus")
+    print("\nScheduler calls the emulators answered:")
+    for name in used:
+        counts = calls.get(name, {})
+        busiest = ", ".join(f"{count} {method}" for method, count in sorted(counts.items(), key=lambda kv: -kv[1])[:4])
+        print(f"  {name}: {sum(counts.values())} in all ({busiest})")
     print(f"Task logs (airflow dags test output): {logs.relative_to(root)}/<dag_id>.log")
     print(f"Total {time.monotonic() - started:.0f} s")
     if all_issues:

@@ -20,8 +20,9 @@ import pytest
 
 from airflow_provider_batch.clients.armada import ArmadaClient
 from airflow_provider_batch.common.channel import CallCredentials, GrpcChannelArguments
+from airflow_provider_batch.demo.armada import EXAMPLES, connection, job_set_of
 from airflow_provider_batch.demo.jobs import ANNOTATION_PREFIX, JobReport, job_set_report
-from airflow_provider_batch.demo.runner import EXAMPLES, connection, job_set_of, problems
+from airflow_provider_batch.demo.runner import problems
 from airflow_provider_batch.demo.sandbox import AirflowSandbox, CommandResult
 from airflow_provider_batch.emulators import LaunchedEmulators, launch
 
@@ -69,7 +70,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
             home=base / "airflow_home",
             dags_folder=REPO / "dags_examples",
             tmp=tmp,
-            connections={"armada_default": connection(target, token, QUEUE)},
+            connections={"armada_default": connection(emulators["armada"], QUEUE)},
         )
         sandbox.migrate()  # once for the module (about 7 s)
         yield World(emulators, sandbox, client, token)

@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 import sys
 
+from airflow_provider_batch.demo.armada import job_set_of
+from airflow_provider_batch.demo.backend import Expected
 from airflow_provider_batch.demo.jobs import JobReport
-from airflow_provider_batch.demo.runner import Expected, job_set_of, problems
+from airflow_provider_batch.demo.runner import problems
 from airflow_provider_batch.demo.sandbox import AirflowSandbox
 
 
