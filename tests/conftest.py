@@ -1,10 +1,11 @@
-"""Shared fixtures: the Armada emulator started through its command line, and authorized channels to it."""
+"""Shared fixtures: the Armada and Apolo emulators started through their command line, and authorized channels."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import grpc
 import pytest
@@ -78,3 +79,46 @@ def armada_queue(armada_channel: grpc.Channel) -> str:
     name = f"test-{uuid.uuid4().hex[:12]}"
     submit_pb2_grpc.QueueServiceStub(armada_channel).CreateQueue(submit_pb2.Queue(name=name, priority_factor=1.0))
     return name
+
+
+# Apolo: fast steps; one minute of max_run_time_minutes (life_span) lasts 0.5 s; one platform secret for secret_env.
+APOLO_EMULATOR_ARGS = [
+    "--only", "apolo", "--apolo-port", "0", "--admin-port", "0", "--step-ms", "10",
+    "--apolo-minute-ms", "500", "--apolo-secret", "emulator-secret=s3cr3t-value",
+]  # fmt: skip
+
+
+@dataclass(frozen=True)
+class ApoloEmulatorEndpoint:
+    """The CLI-started Apolo emulator: its READY entry (url, token, cluster, org, project, user, passed_config)."""
+
+    entry: dict[str, Any]
+    launched: LaunchedEmulators
+
+    @property
+    def url(self) -> str:
+        return str(self.entry["url"])
+
+    @property
+    def token(self) -> str:
+        return str(self.entry["token"])
+
+    @property
+    def passed_config(self) -> str:
+        return str(self.entry["passed_config"])
+
+    def stats(self) -> dict[str, int]:
+        return self.launched.stats()["apolo"]
+
+    def requests(self) -> list[dict[str, Any]]:
+        return self.launched.requests("apolo")
+
+
+@pytest.fixture(scope="session")
+def apolo_emulator() -> Iterator[ApoloEmulatorEndpoint]:
+    """One Apolo emulator for the whole session (free ports, random token), stopped with SIGTERM at the end."""
+    launched = launch(APOLO_EMULATOR_ARGS)
+    try:
+        yield ApoloEmulatorEndpoint(entry=launched["apolo"], launched=launched)
+    finally:
+        launched.stop()

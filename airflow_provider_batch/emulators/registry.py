@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from airflow_provider_batch.emulators.apolo import ApoloEmulator
 from airflow_provider_batch.emulators.armada import ArmadaEmulator
 from airflow_provider_batch.emulators.base import Emulator
 
 EMULATORS: dict[str, type[Emulator]] = {
     ArmadaEmulator.name: ArmadaEmulator,
+    ApoloEmulator.name: ApoloEmulator,
 }

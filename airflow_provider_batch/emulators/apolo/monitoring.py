@@ -1,0 +1,157 @@
+"""platform-monitoring's job routes: the log WebSocket (`log_ws`), telemetry (`top`), `kill` (send a signal) and
+`capacity`. Binary frames carry raw log bytes; the stream ends when the job has finished and every line was sent."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Awaitable, Callable
+
+from aiohttp import WSCloseCode, web
+
+from airflow_provider_batch.emulators.apolo.errors import ApiError, bad_request
+from airflow_provider_batch.emulators.apolo.records import JobRecord, Status
+from airflow_provider_batch.emulators.apolo.state import ApoloState, parse_time
+from airflow_provider_batch.emulators.faults import FaultPlan
+from airflow_provider_batch.emulators.rest import route_of
+from airflow_provider_batch.emulators.timefmt import format_ns
+
+HEARTBEAT_S = 30.0
+MAX_FRAME = 64 * 1024
+FAULT_CLOSE_MESSAGE = b"fault injected by the emulator"
+
+
+def bool_param(request: web.Request, name: str) -> bool:
+    value = request.query.get(name)
+    if value is None:
+        return False
+    if value.lower() in ("1", "true"):
+        return True
+    if value.lower() in ("0", "false"):
+        return False
+    raise bad_request(f'"{name}" request parameter can be "true"/"1" or "false"/"0"')
+
+
+async def _drain(ws: web.WebSocketResponse) -> None:
+    """Read (and drop) what the client sends, so that pings and its close are handled."""
+    async for _ in ws:
+        pass
+
+
+def _frames(lines: list[bytes]) -> list[bytes]:
+    frames: list[bytes] = []
+    current = b""
+    for line in lines:
+        if current and len(current) + len(line) > MAX_FRAME:
+            frames.append(current)
+            current = b""
+        current += line
+    if current:
+        frames.append(current)
+    return frames
+
+
+class Monitoring:
+    def __init__(self, state: ApoloState, faults: FaultPlan, top_interval_s: float) -> None:
+        self.state = state
+        self.faults = faults
+        self.top_interval_s = top_interval_s
+
+    async def _open(
+        self, request: web.Request, body: Callable[[web.WebSocketResponse], Awaitable[None]]
+    ) -> web.StreamResponse:
+        """Upgrade, run `body` beside a reader, close. A fault refuses the handshake (503) or breaks the stream."""
+        ws = web.WebSocketResponse(heartbeat=HEARTBEAT_S)
+        await ws.prepare(request)
+        reader = asyncio.ensure_future(_drain(ws))
+        try:
+            await asyncio.wait({reader, asyncio.ensure_future(body(ws))}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await reader
+            await ws.close()
+        return ws
+
+    def _fault_after(self, request: web.Request) -> int | None:
+        fault = self.faults.stream(route_of(request))
+        if fault is None:
+            return None
+        if fault.after_messages == 0:
+            raise ApiError(503, {"error": "Service Unavailable (fault injected by the emulator)"})
+        return fault.after_messages
+
+    # -- log_ws -------------------------------------------------------------------------------------------------
+
+    async def log_ws(self, request: web.Request) -> web.StreamResponse:
+        timestamps = bool_param(request, "timestamps")
+        bool_param(request, "debug")
+        since_ns = None
+        if "since" in request.query:
+            since_ns = int(parse_time("since", request.query["since"]).timestamp() * 1_000_000_000)
+        job = self.state.resolve(request.match_info["job_id"])
+        break_after = self._fault_after(request)
+
+        async def send(ws: web.WebSocketResponse) -> None:
+            sent_lines = 0
+            frames_sent = 0
+            while True:
+                changed = job.output_changed
+                finished = job.finished
+                lines = []
+                for line in job.logs[sent_lines:]:
+                    if since_ns is not None and line.timestamp_ns < since_ns:
+                        continue
+                    prefix = f"{format_ns(line.timestamp_ns)} " if timestamps else ""
+                    lines.append(f"{prefix}{line.text}\n".encode())
+                sent_lines = len(job.logs)
+                for frame in _frames(lines):
+                    if break_after is not None and frames_sent >= break_after:
+                        await ws.close(code=WSCloseCode.INTERNAL_ERROR, message=FAULT_CLOSE_MESSAGE)
+                        return
+                    await ws.send_bytes(frame)
+                    frames_sent += 1
+                if finished:
+                    return
+                await changed.wait()
+
+        return await self._open(request, send)
+
+    # -- top ----------------------------------------------------------------------------------------------------
+
+    async def top(self, request: web.Request) -> web.StreamResponse:
+        job = self.state.resolve(request.match_info["job_id"])
+        break_after = self._fault_after(request)
+
+        async def send(ws: web.WebSocketResponse) -> None:
+            sent = 0
+            while not job.finished:
+                if job.status is Status.RUNNING:
+                    if break_after is not None and sent >= break_after:
+                        await ws.close(code=WSCloseCode.INTERNAL_ERROR, message=FAULT_CLOSE_MESSAGE)
+                        return
+                    await ws.send_json(self.telemetry(job))
+                    sent += 1
+                await asyncio.sleep(self.top_interval_s)
+
+        return await self._open(request, send)
+
+    @staticmethod
+    def telemetry(job: JobRecord) -> dict[str, float | int]:
+        """Synthetic figures (the emulator does not meter its processes): steady CPU, memory growing with output."""
+        memory = 16 * 1024 * 1024 + 4096 * len(job.logs)
+        return {"cpu": 0.1, "memory": memory // 2**20, "memory_bytes": memory, "timestamp": time.time()}
+
+    # -- kill (send a signal) and capacity ----------------------------------------------------------------------
+
+    async def send_signal(self, request: web.Request) -> web.Response:
+        job = self.state.resolve(request.match_info["job_id"])
+        if not self.state.lifecycle.send_signal(job):
+            raise ApiError(404, {"error": f"Job {job.id} is not running"})
+        return web.Response(status=204)
+
+    async def capacity(self, request: web.Request) -> web.Response:
+        lifecycle = self.state.lifecycle
+        free = max(0, lifecycle.runner.max_running - lifecycle.holding)
+        return web.json_response({preset.name: free for preset in self.state.site.presets})
