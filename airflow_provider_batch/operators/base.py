@@ -83,6 +83,9 @@ class BatchJobOperator(BaseOperator):
         """The validated request to submit, from the rendered fields; raise InvalidJobSpecError when it is wrong."""
         raise NotImplementedError
 
+    def after_success(self, job: JobRef, status: JobStatus) -> None:
+        """A step once the job succeeded, blocking or deferred (e.g. download its results); raise to fail the task."""
+
     @cached_property
     def hook(self) -> BatchHook:
         return self.hook_class(self.conn_id)
@@ -218,6 +221,7 @@ class BatchJobOperator(BaseOperator):
             self._copy_logs(job, "")
         if status.state is JobState.SUCCEEDED:
             self.log.info("%s succeeded", self._describe(job))
+            self.after_success(job, status)
             return self._result(job, status)
         ended = status.native_state or status.state.value
         message = f"{self._describe(job)} ended {ended}: {status.reason or 'no reason given'}"
