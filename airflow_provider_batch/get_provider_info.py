@@ -66,6 +66,42 @@ JOBSERVICE_UI_FIELD_BEHAVIOUR: dict[str, Any] = {
 JOBSERVICE_CONN_FIELDS: dict[str, Any] = dict(GRPC_TLS_FIELDS)
 
 
+QARNOT_UI_FIELD_BEHAVIOUR: dict[str, Any] = {
+    "hidden-fields": ["schema", "login", "port", "extra"],
+    "relabeling": {"host": "API URL", "password": "API token"},
+    "placeholders": {
+        "host": "https://api.qarnot.com (the default when empty)",
+        "password": "the token from your Qarnot account page",
+        "storage_url": "https://storage.qarnot.com (default: what the API's /settings says)",
+        "timeout": "30",
+        "console_url_template": "https://console.qarnot.com/app/tasks/{uuid}",
+    },
+}
+
+QARNOT_CONN_FIELDS: dict[str, Any] = {
+    "storage_url": {
+        "label": "Storage (S3) URL",
+        "description": "The bucket endpoint; empty means the one the API announces in GET /settings.",
+        "schema": {"type": ["string", "null"], "format": "url"},
+    },
+    "verify_tls": {
+        "label": "Verify TLS certificates",
+        "description": "Turn off only for a test cluster with a self-signed certificate.",
+        "schema": {"type": ["boolean", "null"], "default": True},
+    },
+    "timeout": {
+        "label": "Request timeout (s)",
+        "description": "Seconds each API request may take before it is retried.",
+        "schema": {"type": ["number", "null"], "default": 30},
+    },
+    "console_url_template": {
+        "label": "Console URL template",
+        "description": "Link to a task in Qarnot's console; {uuid} is filled in.",
+        "schema": {"type": ["string", "null"]},
+    },
+}
+
+
 def get_provider_info() -> dict[str, Any]:
     return {
         "package-name": "airflow-provider-batch",
@@ -83,12 +119,27 @@ def get_provider_info() -> dict[str, Any]:
         "hooks": [
             {
                 "integration-name": INTEGRATION,
-                "python-modules": ["airflow_provider_batch.hooks.armada", "airflow_provider_batch.hooks.jobservice"],
+                "python-modules": [
+                    "airflow_provider_batch.hooks.armada",
+                    "airflow_provider_batch.hooks.jobservice",
+                    "airflow_provider_batch.hooks.qarnot",
+                ],
             }
         ],
-        "operators": [{"integration-name": INTEGRATION, "python-modules": ["airflow_provider_batch.operators.armada"]}],
+        "operators": [
+            {
+                "integration-name": INTEGRATION,
+                "python-modules": [
+                    "airflow_provider_batch.operators.armada",
+                    "airflow_provider_batch.operators.qarnot",
+                ],
+            }
+        ],
         "triggers": [{"integration-name": INTEGRATION, "python-modules": ["airflow_provider_batch.triggers.batch"]}],
-        "extra-links": ["airflow_provider_batch.links.armada.ArmadaLookoutLink"],
+        "extra-links": [
+            "airflow_provider_batch.links.armada.ArmadaLookoutLink",
+            "airflow_provider_batch.links.qarnot.QarnotConsoleLink",
+        ],
         "connection-types": [
             {
                 "connection-type": "armada",
@@ -96,6 +147,13 @@ def get_provider_info() -> dict[str, Any]:
                 "hook-name": "Armada",
                 "conn-fields": ARMADA_CONN_FIELDS,
                 "ui-field-behaviour": ARMADA_UI_FIELD_BEHAVIOUR,
+            },
+            {
+                "connection-type": "qarnot",
+                "hook-class-name": "airflow_provider_batch.hooks.qarnot.QarnotHook",
+                "hook-name": "Qarnot",
+                "conn-fields": QARNOT_CONN_FIELDS,
+                "ui-field-behaviour": QARNOT_UI_FIELD_BEHAVIOUR,
             },
             {
                 "connection-type": "batch_jobservice",

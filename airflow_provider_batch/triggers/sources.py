@@ -17,6 +17,7 @@ from airflow_provider_batch.jobservice.cache import embedded_cache
 
 HOOKS = {
     "armada": "airflow_provider_batch.hooks.armada.ArmadaHook",
+    "qarnot": "airflow_provider_batch.hooks.qarnot.QarnotHook",
 }
 
 

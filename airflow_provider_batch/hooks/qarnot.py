@@ -1,0 +1,352 @@
+"""The Qarnot connection: the API URL, a token, the storage URL; tasks as batch jobs in the common vocabulary."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from airflow_provider_batch.clients.qarnot import QarnotAsyncClient, QarnotClient
+from airflow_provider_batch.clients.qarnot_config import DEFAULT_CLUSTER_URL, DEFAULT_TIMEOUT, QarnotConfig
+from airflow_provider_batch.clients.qarnot_errors import (
+    QarnotMissingBucketError,
+    QarnotMissingTaskError,
+    QarnotUnauthorizedError,
+)
+from airflow_provider_batch.clients.qarnot_types import QarnotTask, TaskSpec, TaskState, tags_filter
+from airflow_provider_batch.common.errors import InvalidJobSpecError, is_transient
+from airflow_provider_batch.common.identity import JobIdentity
+from airflow_provider_batch.common.jobref import JobRef
+from airflow_provider_batch.common.retry import RetryPolicy
+from airflow_provider_batch.common.states import JobState, JobStatus
+from airflow_provider_batch.hooks.base import BatchHook, as_bool, as_float
+
+log = logging.getLogger(__name__)
+
+# Qarnot's task states in the common vocabulary. PendingCancel and PendingDelete are on their way somewhere: not over.
+STATE_TABLE: dict[str, JobState] = {
+    "UnSubmitted": JobState.QUEUED,
+    TaskState.SUBMITTED: JobState.QUEUED,
+    TaskState.PARTIALLY_DISPATCHED: JobState.QUEUED,
+    TaskState.FULLY_DISPATCHED: JobState.QUEUED,
+    TaskState.PARTIALLY_EXECUTING: JobState.RUNNING,
+    TaskState.FULLY_EXECUTING: JobState.RUNNING,
+    TaskState.DOWNLOADING_RESULTS: JobState.RUNNING,
+    TaskState.UPLOADING_RESULTS: JobState.RUNNING,
+    TaskState.PENDING_CANCEL: JobState.RUNNING,
+    TaskState.PENDING_DELETE: JobState.RUNNING,
+    TaskState.SUCCESS: JobState.SUCCEEDED,
+    TaskState.FAILURE: JobState.FAILED,
+    TaskState.CANCELLED: JobState.CANCELLED,
+}
+# Every task this provider submits carries this tag, besides its own identity tags.
+PROVIDER_TAG = "airflow-provider-batch"
+TAG_PREFIX = "airflow."
+# aget_statuses asks for this many tasks (by their submission tags) in one paged list call.
+STATUS_BATCH = 100
+SUBMIT_RETRY = RetryPolicy(max_attempts=5, initial_backoff=0.5, max_backoff=10.0)
+
+
+def identity_tag(identity: JobIdentity) -> str:
+    """The same for every try of a task instance: how a retry finds the tasks earlier tries submitted."""
+    return "airflow-ti-" + hashlib.sha256(identity.uri.encode()).hexdigest()[:32]
+
+
+def submission_tag(identity: JobIdentity, generation: int) -> str:
+    """Unique to one submission: how a status poll finds this task among many, and a lost answer is recovered."""
+    return "airflow-job-" + hashlib.sha256(f"{identity.uri}#{generation}".encode()).hexdigest()[:32]
+
+
+def shortname_of(identity: JobIdentity, generation: int) -> str:
+    """A deterministic, readable short name (letters, digits and dashes)."""
+    return re.sub(r"[^A-Za-z0-9-]+", "-", identity.client_id(generation)).strip("-")[:100]
+
+
+def to_job_status(task: QarnotTask) -> JobStatus:
+    common = STATE_TABLE.get(task.state)
+    if common is None:
+        log.warning("unknown Qarnot task state %r of %s; treating the task as still running", task.state, task.uuid)
+        common = JobState.RUNNING
+    reason = failure_reason(task) if common in (JobState.FAILED, JobState.CANCELLED) else ""
+    return JobStatus(common, task.state, reason)
+
+
+def failure_reason(task: QarnotTask) -> str:
+    """The task's errors and its failed instances, in Qarnot's words."""
+    parts = [error.message + (f" ({error.code})" if error.code else "") for error in task.errors if error.message]
+    failed = task.failed_instances
+    if failed:
+        shown = ", ".join(
+            f"instance {i.instance_id} {i.state}"
+            + (f" after {i.execution_attempt_count} attempt(s)" if i.execution_attempt_count > 1 else "")
+            for i in failed[:10]
+        )
+        more = f" and {len(failed) - 10} more" if len(failed) > 10 else ""
+        parts.append(f"failed instances: {shown}{more}")
+    return "; ".join(parts)
+
+
+def missing_status(job_id: str, message: str = "") -> JobStatus:
+    return JobStatus(JobState.UNKNOWN, "Missing", message or f"Qarnot does not know task {job_id}")
+
+
+@dataclass(frozen=True)
+class QarnotSubmission:
+    """What the operator asks the hook to submit: a task, the local files to upload first (bucket -> paths), the
+    input buckets that must exist, and where results go (the result bucket is created if missing)."""
+
+    spec: TaskSpec
+    input_files: Mapping[str, Sequence[str]] = field(default_factory=dict)
+    input_buckets: Sequence[str] = ()
+    result_bucket: str | None = None
+
+
+class QarnotHook(BatchHook):
+    """Talks to Qarnot through a `qarnot` connection.
+
+    host: the API URL (default https://api.qarnot.com); password: the API token (sent raw as `Authorization`).
+    Extras: storage_url (the S3 endpoint; default what the API's /settings says), verify_tls (default true),
+    timeout (seconds per request, default 30), console_url_template (a link to a task; `{uuid}` is filled in).
+    """
+
+    conn_name_attr = "qarnot_conn_id"
+    default_conn_name = "qarnot_default"
+    conn_type = "qarnot"
+    hook_name = "Qarnot"
+    backend = "qarnot"
+
+    def __init__(self, qarnot_conn_id: str = default_conn_name, **kwargs: Any) -> None:
+        super().__init__(conn_id=qarnot_conn_id, **kwargs)
+        self._async_client: QarnotAsyncClient | None = None
+
+    # -- connection --------------------------------------------------------------------------------------------
+
+    @cached_property
+    def settings(self) -> QarnotSettings:
+        return QarnotSettings.from_connection(self.get_connection(self.conn_id))
+
+    @cached_property
+    def client(self) -> QarnotClient:
+        return QarnotClient(self.settings.config)
+
+    def get_conn(self) -> QarnotClient:
+        return self.client
+
+    async def aget_client(self) -> QarnotAsyncClient:
+        """The asyncio client, built from `aget_connection` (never blocks the triggerer's loop)."""
+        if self._async_client is None:
+            settings = QarnotSettings.from_connection(await self.aget_connection(self.conn_id))
+            self._async_client = QarnotAsyncClient(settings.config)
+        return self._async_client
+
+    async def aclose(self) -> None:
+        if self._async_client is not None:
+            await self._async_client.close()
+            self._async_client = None
+
+    def test_connection(self) -> tuple[bool, str]:
+        try:
+            user = self.client.user_info()
+        except Exception as error:  # the UI shows the message
+            return False, str(error)
+        return True, f"Qarnot at {self.settings.config.cluster_url} accepts the token of {user.email or 'this user'}"
+
+    # -- jobs --------------------------------------------------------------------------------------------------
+
+    def submit_job(self, request: QarnotSubmission, identity: JobIdentity, generation: int) -> JobRef:
+        client = self.client
+        for bucket, paths in request.input_files.items():
+            client.retrieve_or_create_bucket(bucket)
+            for path in paths:
+                local = Path(path)
+                if local.is_dir():
+                    client.upload_folder(bucket, local)
+                else:
+                    client.upload_file(bucket, local)
+        for bucket in request.input_buckets:
+            try:
+                client.retrieve_bucket(bucket)
+            except QarnotMissingBucketError:
+                raise InvalidJobSpecError(
+                    "input_buckets", f"bucket {bucket!r} does not exist", "create it, or upload with input_files"
+                ) from None
+        if request.result_bucket:
+            client.retrieve_or_create_bucket(request.result_bucket)
+        tag = submission_tag(identity, generation)
+        tags = [*request.spec.tags, PROVIDER_TAG, identity_tag(identity), tag]
+        tags += [f"{TAG_PREFIX}{key}={value}" for key, value in identity.tags().items()]
+        spec = replace(request.spec, tags=list(dict.fromkeys(tags)), shortname=shortname_of(identity, generation))
+        uuid = self._submit_once(spec, tag)
+        details = {"tag": tag, "name": spec.name}
+        if request.result_bucket:
+            details["result_bucket"] = request.result_bucket
+        return self.job_ref(uuid, details)
+
+    def _submit_once(self, spec: TaskSpec, tag: str) -> str:
+        """POST the task; after a 5xx or a lost answer, look for it by its submission tag before posting again."""
+        attempts = 0
+
+        def attempt() -> str:
+            nonlocal attempts
+            attempts += 1
+            if attempts > 1:
+                found = self.client.tasks(tags=[tag])
+                if found:
+                    log.info("found task %s from an earlier submit whose answer was lost", found[0].uuid)
+                    return found[0].uuid
+            return self.client.submit_task(spec)
+
+        return SUBMIT_RETRY.call(attempt, is_transient, f"submit task {spec.name}")
+
+    def find_jobs(self, request: QarnotSubmission, identity: JobIdentity) -> list[tuple[JobRef, JobStatus]]:
+        found = self.client.tasks(tags=[identity_tag(identity)])
+        newest_first = sorted(found, key=lambda t: (t.creation_date is not None, t.creation_date), reverse=True)
+        return [(self._ref_of(task), to_job_status(task)) for task in newest_first]
+
+    def _ref_of(self, task: QarnotTask) -> JobRef:
+        details = {"name": task.name}
+        tag = next((t for t in task.tags if t.startswith("airflow-job-")), "")
+        if tag:
+            details["tag"] = tag
+        if task.result_bucket:
+            details["result_bucket"] = task.result_bucket
+        return self.job_ref(task.uuid, details)
+
+    def get_status(self, job: JobRef) -> JobStatus:
+        try:
+            return to_job_status(self.client.retrieve_task(job.job_id))
+        except QarnotMissingTaskError as error:
+            return missing_status(job.job_id, error.message)
+
+    def cancel_job(self, job: JobRef, reason: str) -> None:
+        """Abort the task; one that is already over (403) or gone (404) is left as it is."""
+        try:
+            self.client.abort_task(job.job_id)
+        except (QarnotUnauthorizedError, QarnotMissingTaskError) as error:
+            if error.status == "401":
+                raise
+            log.info("Qarnot did not abort task %s (%s): it is over or gone", job.job_id, error.message)
+
+    def read_logs(self, job: JobRef, cursor: str) -> tuple[list[str], str]:
+        """New lines of stdout, then of stderr (prefixed `stderr: `). Qarnot keeps the cursor itself (the "fresh"
+        calls), so every call returns what no earlier call returned, and the first what nobody has read yet."""
+        lines = self.client.fresh_stdout(job.job_id).splitlines()
+        lines += ["stderr: " + line for line in self.client.fresh_stderr(job.job_id).splitlines()]
+        return lines, "fresh"
+
+    def job_url(self, job: JobRef) -> str | None:
+        template = self.settings.console_url_template
+        if not template:
+            return None
+        return template.replace("<uuid>", job.job_id).replace("{uuid}", job.job_id)
+
+    def download_results(self, job: JobRef, results_dir: str) -> list[Path]:
+        """Every object of the task's result bucket into `results_dir`."""
+        bucket = job.details.get("result_bucket") or self.client.retrieve_task(job.job_id).result_bucket
+        if not bucket:
+            raise InvalidJobSpecError("results_dir", "the task has no result bucket", "set result_bucket as well")
+        return self.client.download_folder(bucket, results_dir)
+
+    async def aget_status(self, job: JobRef) -> JobStatus:
+        client = await self.aget_client()
+        try:
+            return to_job_status(await client.retrieve_task(job.job_id))
+        except QarnotMissingTaskError as error:
+            return missing_status(job.job_id, error.message)
+
+    async def aget_statuses(self, jobs: list[JobRef]) -> dict[str, JobStatus]:
+        """All the jobs with one paged list call per STATUS_BATCH jobs, filtered by their submission tags (full
+        tasks, so a failure's reason comes in the same answer). A job without a tag is asked for alone."""
+        client = await self.aget_client()
+        tagged = [job for job in jobs if job.details.get("tag")]
+        answers: dict[str, JobStatus] = {}
+
+        async def batch(chunk: list[JobRef]) -> None:
+            wanted = {job.job_id for job in chunk}
+            token = None
+            while True:
+                page = await client.tasks_page(token, STATUS_BATCH, filter_=tags_filter([j["tag"] for j in chunk]))
+                for task in page.items:
+                    if task.uuid in wanted:
+                        answers[task.uuid] = to_job_status(task)
+                if not page.is_truncated or not page.next_token:
+                    return
+                token = page.next_token
+
+        async def alone(job: JobRef) -> None:
+            answers[job.job_id] = await self.aget_status(job)
+
+        chunks = [tagged[i : i + STATUS_BATCH] for i in range(0, len(tagged), STATUS_BATCH)]
+        untagged = [job for job in jobs if not job.details.get("tag")]
+        await asyncio.gather(*(batch(chunk) for chunk in chunks), *(alone(job) for job in untagged))
+        return {job.job_id: answers.get(job.job_id) or missing_status(job.job_id) for job in jobs}
+
+    async def acancel_job(self, job: JobRef, reason: str) -> None:
+        client = await self.aget_client()
+        try:
+            await client.abort_task(job.job_id)
+        except (QarnotUnauthorizedError, QarnotMissingTaskError) as error:
+            if error.status == "401":
+                raise
+            log.info("Qarnot did not abort task %s (%s): it is over or gone", job.job_id, error.message)
+
+    # -- the connection form on Airflow < 3.2 (3.2+ reads conn-fields from get_provider_info) ------------------
+
+    @classmethod
+    def get_ui_field_behaviour(cls) -> dict[str, Any]:
+        from airflow_provider_batch.get_provider_info import QARNOT_UI_FIELD_BEHAVIOUR
+
+        return QARNOT_UI_FIELD_BEHAVIOUR
+
+    @classmethod
+    def get_connection_form_widgets(cls) -> dict[str, Any]:
+        from flask_appbuilder.fieldwidgets import BS3TextFieldWidget
+        from flask_babel import lazy_gettext
+        from wtforms import BooleanField, StringField
+
+        return {
+            "storage_url": StringField(lazy_gettext("Storage (S3) URL"), widget=BS3TextFieldWidget()),
+            "verify_tls": BooleanField(lazy_gettext("Verify TLS certificates"), default=True),
+            "timeout": StringField(lazy_gettext("Request timeout (s)"), widget=BS3TextFieldWidget()),
+            "console_url_template": StringField(lazy_gettext("Console URL template"), widget=BS3TextFieldWidget()),
+        }
+
+
+@dataclass(frozen=True)
+class QarnotSettings:
+    """A `qarnot` connection read and checked."""
+
+    config: QarnotConfig
+    console_url_template: str = ""
+
+    @classmethod
+    def from_connection(cls, conn: Any) -> QarnotSettings:
+        extra = conn.extra_dejson or {}
+        host = (conn.host or "").strip().rstrip("/")
+        if not host:
+            url = DEFAULT_CLUSTER_URL
+        elif "://" in host:
+            url = host
+        else:
+            url = f"{conn.schema or 'https'}://{host}"
+        if conn.port and url.count(":") < 2:
+            url = f"{url}:{conn.port}"
+        token = conn.password or extra.get("token") or ""
+        if not token:
+            raise ValueError(f"connection {conn.conn_id}: the password (the Qarnot API token) is empty")
+        verify = as_bool(extra.get("verify_tls", True), "verify_tls")
+        config = QarnotConfig(
+            token=token,
+            cluster_url=url,
+            cluster_unsafe=not verify,
+            timeout=as_float(extra.get("timeout"), "timeout", DEFAULT_TIMEOUT),
+            storage_url=str(extra.get("storage_url") or "") or None,
+            storage_unsafe=not verify,
+        )
+        return cls(config, str(extra.get("console_url_template") or ""))
