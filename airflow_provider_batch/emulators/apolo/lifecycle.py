@@ -140,6 +140,7 @@ class Lifecycle:
         spec = RunSpec(argv_of(job.spec.container), env)  # life span: _watch_life_span; else --max-job-seconds
 
         def started() -> None:
+            job.live_from = len(job.logs)
             self.move(job, Status.RUNNING)
 
         def keep(line: OutputLine) -> None:

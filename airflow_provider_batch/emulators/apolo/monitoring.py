@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import secrets
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
 
 from aiohttp import WSCloseCode, web
 
@@ -15,6 +18,7 @@ from airflow_provider_batch.emulators.apolo.records import JobRecord, Status
 from airflow_provider_batch.emulators.apolo.state import ApoloState, parse_time
 from airflow_provider_batch.emulators.faults import FaultPlan
 from airflow_provider_batch.emulators.rest import route_of
+from airflow_provider_batch.emulators.runner import OutputLine
 from airflow_provider_batch.emulators.timefmt import format_ns
 
 HEARTBEAT_S = 30.0
@@ -52,6 +56,53 @@ def _frames(lines: list[bytes]) -> list[bytes]:
     return frames
 
 
+@dataclass(frozen=True)
+class LogOptions:
+    """The log_ws query: since (ISO time; earlier lines are skipped), timestamps, separator, debug."""
+
+    since: datetime | None
+    timestamps: bool
+    separator: bytes
+    debug: bool
+
+    @classmethod
+    def from_request(cls, request: web.Request) -> LogOptions:
+        since = parse_time("since", request.query["since"]) if "since" in request.query else None
+        separator = request.query.get("separator")
+        if separator is None:
+            separator = "=== Live logs ===" + secrets.token_hex(30)
+        return cls(since, bool_param(request, "timestamps"), separator.encode(), bool_param(request, "debug"))
+
+    def render(self, lines: list[OutputLine]) -> list[bytes]:
+        since_ns = None if self.since is None else int(self.since.timestamp() * 1_000_000) * 1000
+        rendered = []
+        for line in lines:
+            if since_ns is not None and line.timestamp_ns < since_ns:
+                continue
+            prefix = f"{format_ns(line.timestamp_ns)} " if self.timestamps else ""
+            rendered.append(f"{prefix}{line.text}\n".encode())
+        return rendered
+
+
+class FrameBudget:
+    """Sends lines as binary frames of up to 64 KiB; with an injected fault, breaks the stream (close code 1011)
+    once `break_after` frames were sent."""
+
+    def __init__(self, ws: web.WebSocketResponse, break_after: int | None) -> None:
+        self.ws = ws
+        self.break_after = break_after
+        self.sent = 0
+
+    async def send(self, lines: list[bytes]) -> bool:
+        for frame in _frames(lines):
+            if self.break_after is not None and self.sent >= self.break_after:
+                await self.ws.close(code=WSCloseCode.INTERNAL_ERROR, message=FAULT_CLOSE_MESSAGE)
+                return False
+            await self.ws.send_bytes(frame)
+            self.sent += 1
+        return True
+
+
 class Monitoring:
     def __init__(self, state: ApoloState, faults: FaultPlan, top_interval_s: float) -> None:
         self.state = state
@@ -85,34 +136,33 @@ class Monitoring:
     # -- log_ws -------------------------------------------------------------------------------------------------
 
     async def log_ws(self, request: web.Request) -> web.StreamResponse:
-        timestamps = bool_param(request, "timestamps")
-        bool_param(request, "debug")
-        since_ns = None
-        if "since" in request.query:
-            since_ns = int(parse_time("since", request.query["since"]).timestamp() * 1_000_000_000)
+        """Lines of earlier runs first (platform-monitoring's archive), then `separator` (a random one if not
+        given) if there were any and the job still runs, then the current run's lines as they come."""
+        options = LogOptions.from_request(request)
         job = self.state.resolve(request.match_info["job_id"])
         break_after = self._fault_after(request)
 
         async def send(ws: web.WebSocketResponse) -> None:
-            sent_lines = 0
-            frames_sent = 0
+            frames = FrameBudget(ws, break_after)
+            archive_end = len(job.logs) if job.finished else job.live_from
+            archived = options.render(job.logs[:archive_end])
+            if options.debug:
+                archived.insert(0, f"~~~ Archive logs from {options.since} to {job.live_started} (started at "
+                                   f"{job.live_started})\n".encode())  # fmt: skip
+            if not await frames.send(archived) or job.finished:
+                return
+            sent = archive_end
+            separator = options.separator if archive_end and job.logs[:archive_end] else None
+            if options.debug:
+                await frames.send([f"~~~ Live logs from {options.since} (started at {job.live_started})\n".encode()])
             while True:
-                changed = job.output_changed
-                finished = job.finished
-                lines = []
-                for line in job.logs[sent_lines:]:
-                    if since_ns is not None and line.timestamp_ns < since_ns:
-                        continue
-                    prefix = f"{format_ns(line.timestamp_ns)} " if timestamps else ""
-                    lines.append(f"{prefix}{line.text}\n".encode())
-                sent_lines = len(job.logs)
-                for frame in _frames(lines):
-                    if break_after is not None and frames_sent >= break_after:
-                        await ws.close(code=WSCloseCode.INTERNAL_ERROR, message=FAULT_CLOSE_MESSAGE)
-                        return
-                    await ws.send_bytes(frame)
-                    frames_sent += 1
-                if finished:
+                changed, finished = job.output_changed, job.finished
+                lines = options.render(job.logs[sent:])
+                sent = len(job.logs)
+                if lines and separator is not None:
+                    lines.insert(0, separator + b"\n")
+                    separator = None
+                if not await frames.send(lines) or finished:
                     return
                 await changed.wait()
 

@@ -100,6 +100,7 @@ class JobRecord:
     history: list[StatusItem]
     logs: list[OutputLine] = field(default_factory=list)
     restarts: int = 0
+    live_from: int = 0  # index in `logs` of the current run's first line: earlier runs are "archived"
     task: asyncio.Task[None] | None = field(default=None, repr=False)
     watcher: asyncio.Task[None] | None = field(default=None, repr=False)  # the life-span check
     output_changed: asyncio.Event = field(default_factory=asyncio.Event, repr=False)
@@ -123,6 +124,11 @@ class JobRecord:
     @property
     def started_at(self) -> datetime | None:
         return next((item.transition_time for item in self.history if item.status is Status.RUNNING), None)
+
+    @property
+    def live_started(self) -> datetime | None:
+        """When the current (latest) run started."""
+        return next((item.transition_time for item in reversed(self.history) if item.status is Status.RUNNING), None)
 
     @property
     def finished_at(self) -> datetime | None:
