@@ -122,3 +122,38 @@ def apolo_emulator() -> Iterator[ApoloEmulatorEndpoint]:
         yield ApoloEmulatorEndpoint(entry=launched["apolo"], launched=launched)
     finally:
         launched.stop()
+
+
+# The Qarnot emulator with its S3 storage (moto), fast steps.
+QARNOT_EMULATOR_ARGS = [
+    *("--only", "qarnot", "--qarnot-port", "0", "--s3-port", "0", "--admin-port", "0", "--step-ms", "10")
+]
+
+
+@dataclass(frozen=True)
+class QarnotEmulatorEndpoint:
+    """How to reach the CLI-started Qarnot emulator: REST base URL, raw token, S3 URL and email (the storage
+    credentials are the email and the token), and the launched process (stats, recorded requests)."""
+
+    url: str
+    token: str
+    storage_url: str
+    email: str
+    launched: LaunchedEmulators
+
+    def stats(self) -> dict[str, int]:
+        return self.launched.stats()["qarnot"]
+
+    def requests(self) -> list[dict[str, Any]]:
+        return self.launched.requests("qarnot")
+
+
+@pytest.fixture(scope="session")
+def qarnot_emulator() -> Iterator[QarnotEmulatorEndpoint]:
+    """One Qarnot emulator for the whole session (free ports, random token), stopped with SIGTERM at the end."""
+    launched = launch(QARNOT_EMULATOR_ARGS)
+    try:
+        ready = launched["qarnot"]
+        yield QarnotEmulatorEndpoint(ready["url"], ready["token"], ready["storage_url"], ready["email"], launched)
+    finally:
+        launched.stop()

@@ -1,0 +1,49 @@
+"""Errors as the Qarnot API sends them: an HTTP status and a JSON body `{"message": ...}` that the SDK reads (it
+falls back to `error`, then to the raw text). 401 has an empty body the SDK never reads."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+
+class QarnotError(Exception):
+    """A refusal with the status code and message the real service would give."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+def bad_request(message: str) -> QarnotError:
+    """400: malformed input, or a pool or job that does not exist (the SDK maps it to QarnotGenericException)."""
+    return QarnotError(400, message)
+
+
+def not_enough_credits(message: str) -> QarnotError:
+    """402: the account cannot pay for this (NotEnoughCreditsException)."""
+    return QarnotError(402, message)
+
+
+def forbidden(message: str) -> QarnotError:
+    """403: a quota is reached ("Maximum number of tasks reached.") or the operation is not allowed now."""
+    return QarnotError(403, message)
+
+
+def not_found(message: str) -> QarnotError:
+    """404: a missing task, job, pool, profile, instance or bucket."""
+    return QarnotError(404, message)
+
+
+def error_response(error: QarnotError) -> web.Response:
+    return web.json_response({"message": error.message}, status=error.status)
+
+
+def unauthorized(request: web.Request) -> web.Response:
+    del request
+    return web.json_response({"message": "Unauthorized: invalid or missing token"}, status=401)
+
+
+def unavailable(request: web.Request) -> web.Response:
+    del request
+    return web.json_response({"message": "Service Unavailable"}, status=503)
