@@ -13,7 +13,7 @@ class ApiError(Exception):
     """An HTTP error answer: status and JSON body."""
 
     def __init__(self, status: int, body: dict[str, Any]) -> None:
-        super().__init__(json.dumps(body))
+        super().__init__(str(body.get("error") or json.dumps(body)))
         self.status = status
         self.body = body
 

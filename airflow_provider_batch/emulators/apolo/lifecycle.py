@@ -60,9 +60,17 @@ class Lifecycle:
         return job.move(StatusItem(status, now(), reason, description, exit_code))
 
     def start(self, job: JobRecord) -> None:
-        loop = asyncio.get_running_loop()
-        job.task = loop.create_task(self._drive(job), name=f"apolo-job-{job.id}")
-        job.watcher = loop.create_task(self._watch_life_span(job), name=f"apolo-life-span-{job.id}")
+        job.task = asyncio.get_running_loop().create_task(self._drive(job), name=f"apolo-job-{job.id}")
+        self.watch_life_span(job)
+
+    def watch_life_span(self, job: JobRecord) -> None:
+        """Start enforcing the job's max_run_time_minutes, unless already done or there is none."""
+        if job.spec.max_run_time_minutes is None or job.finished:
+            return
+        if job.watcher is None or job.watcher.done():
+            job.watcher = asyncio.get_running_loop().create_task(
+                self._watch_life_span(job), name=f"apolo-life-span-{job.id}"
+            )
 
     def cancel(self, job: JobRecord, reason: str) -> bool:
         """Cancel a job that is not finished yet (its process is killed); False if it had already finished."""

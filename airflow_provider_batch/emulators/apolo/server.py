@@ -28,7 +28,7 @@ from airflow_provider_batch.emulators.rest import Handler, rest_middleware, rout
 log = logging.getLogger(__name__)
 
 API = "/api/v1"
-STREAMED_ROUTES = frozenset({f"{API}/jobs", f"{API}/jobs/{{job_id}}/log_ws", f"{API}/jobs/{{job_id}}/top"})
+STREAMED_ROUTES = frozenset({f"GET {API}/jobs", f"GET {API}/jobs/{{job_id}}/log_ws", f"GET {API}/jobs/{{job_id}}/top"})
 PUBLIC_ROUTES = (f"{API}/config", f"{API}/ping")
 
 
@@ -143,13 +143,13 @@ class ApoloEmulator(Emulator):
         return app
 
     async def start(self) -> None:
-        self._runner = web.AppRunner(self.build_app(), access_log=None, handle_signals=False)
+        self._runner = web.AppRunner(self.build_app(), access_log=None, handle_signals=False, shutdown_timeout=1.0)
         await self._runner.setup()
         family = socket.AF_INET6 if ":" in self.options.host else socket.AF_INET
         sock = socket.socket(family, socket.SOCK_STREAM)
         sock.bind((self.options.host, self.port))
         self.port = sock.getsockname()[1]
-        await web.SockSite(self._runner, sock, shutdown_timeout=1.0).start()
+        await web.SockSite(self._runner, sock).start()
         log.info("apolo emulator listening on %s", self.url)
 
     async def stop(self) -> None:

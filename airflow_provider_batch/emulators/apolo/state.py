@@ -11,7 +11,7 @@ from datetime import datetime
 from multidict import MultiMapping
 
 from airflow_provider_batch.emulators.apolo.config import Site
-from airflow_provider_batch.emulators.apolo.errors import ApiError, bad_request, no_such_job
+from airflow_provider_batch.emulators.apolo.errors import bad_request, no_such_job
 from airflow_provider_batch.emulators.apolo.lifecycle import Lifecycle
 from airflow_provider_batch.emulators.apolo.records import JobRecord, JobSpec, Reason, Status, StatusItem, now
 from airflow_provider_batch.emulators.runner import ProcessRunner
@@ -154,23 +154,25 @@ class ApoloState:
         return job
 
     def bump_life_span(self, id_or_name: str, payload: object) -> None:
+        """`PUT /jobs/{id}/max_run_time_minutes`: exactly one of `max_run_time_minutes` (the new limit) and
+        `additional_max_run_time_minutes` (added to the limit, or to 0 without one), each an int >= 1."""
         job = self.resolve(id_or_name)
+        keys = ("max_run_time_minutes", "additional_max_run_time_minutes")
         if not isinstance(payload, dict):
             raise bad_request("value is not a dict")
+        for key in set(payload) - set(keys):
+            raise bad_request(f"{{'{key}': DataError('{key} is not allowed key')}}")
+        for key in keys:
+            value = payload.get(key, 1)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise bad_request(f"{{'{key}': DataError('value should be greater or equal than 1')}}")
+        if len(payload) != 1:
+            raise bad_request("Exactly one of 'max_run_time_minutes' and 'additional_max_run_time_minutes' allowed")
         if "max_run_time_minutes" in payload:
-            value = payload["max_run_time_minutes"]
-        elif "additional_max_run_time_minutes" in payload:
-            extra = payload["additional_max_run_time_minutes"]
-            if not isinstance(extra, int) or isinstance(extra, bool) or extra < 0:
-                raise bad_request("{'additional_max_run_time_minutes': DataError('value is not int')}")
-            value = (job.spec.max_run_time_minutes or 0) + extra if job.spec.max_run_time_minutes else None
+            job.spec.max_run_time_minutes = payload["max_run_time_minutes"]
         else:
-            raise bad_request("At least one of max_run_time_minutes, additional_max_run_time_minutes is required")
-        if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
-            raise bad_request("{'max_run_time_minutes': DataError('value is not int')}")
-        if job.finished:
-            raise ApiError(400, {"error": f"Job {job.id} is finished"})
-        job.spec.max_run_time_minutes = value
+            job.spec.max_run_time_minutes = (job.spec.max_run_time_minutes or 0) + payload[keys[1]]
+        self.lifecycle.watch_life_span(job)
 
     async def shutdown(self) -> None:
         await self.lifecycle.shutdown(list(self.jobs.values()))

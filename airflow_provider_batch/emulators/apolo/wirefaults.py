@@ -10,6 +10,7 @@ class StreamAwareFaults(FaultPlan):
     """The emulator's FaultPlan as the shared middleware sees it: no unary fault on a streamed route."""
 
     def __init__(self, plan: FaultPlan, streamed_routes: frozenset[str]) -> None:
+        """`streamed_routes`: "METHOD /template" of the routes whose handlers inject their own faults."""
         # Not super().__init__: every decision and count goes to `plan`, the emulator's one FaultPlan.
         self.plan = plan
         self.streamed_routes = streamed_routes
@@ -18,7 +19,7 @@ class StreamAwareFaults(FaultPlan):
         self.injected = plan.injected
 
     def unary(self, method: str) -> FaultPoint:
-        if method.partition(" ")[2] in self.streamed_routes:
+        if method in self.streamed_routes:  # "GET /api/v1/jobs": the list, not the start
             return FaultPoint.NONE
         return self.plan.unary(method)
 
