@@ -113,6 +113,7 @@ class TaskRecord:
     stderr: OutputBuffer = field(default_factory=OutputBuffer)
     driver: asyncio.Task[None] | None = None
     folder: str | None = None
+    history: list[str] = field(default_factory=lambda: [SUBMITTED])  # every state it went through, in order
 
     def __post_init__(self) -> None:
         self.instances = {i: InstanceRecord(i) for i in self.instance_ids}
@@ -143,6 +144,7 @@ class TaskRecord:
         now = now_s()
         self.previous_state, self.previous_transition_s = self.state, self.transition_s
         self.state, self.transition_s, self.modified_s = state, now, now
+        self.history.append(state)
         if state in TASK_TERMINAL:
             self.ended_s = now
 
