@@ -388,6 +388,7 @@ class TaskSpec:
         }
         if self.scheduling_type is not None:
             body["schedulingType"] = self.scheduling_type
+        body["forcedNetworkRules"] = []
         return body
 
 
@@ -425,7 +426,7 @@ class ElasticSettings:
     min_idle_slots: int = 0
     resize_period: int = 90
     resize_factor: float = 1.0
-    min_idle_time_seconds: int = 90
+    min_idle_time_seconds: int = 0
 
 
 @dataclass(frozen=True)
@@ -464,7 +465,7 @@ class PoolSpec:
                 "rampResizeFactor": elastic.resize_factor,
                 "minIdleTimeSeconds": elastic.min_idle_time_seconds,
             },
-            "taskDefaultWaitForPoolResourcesSynchronization": None,
+            "taskDefaultWaitForPoolResourcesSynchronization": False,
             "labels": dict(self.labels),
         }
         if self.shortname is not None:
@@ -476,4 +477,5 @@ class PoolSpec:
         body["defaultResourcesCacheTTLSec"] = None
         body["privileges"] = {"exportApiAndStorageCredentialsInEnvironment": False}
         body["defaultRetrySettings"] = {"maxTotalRetries": None, "maxPerInstanceRetries": None}
+        body["forcedNetworkRules"] = []
         return body
