@@ -276,3 +276,25 @@ async def test_settings_without_storage_and_counts(api: Api) -> None:
     assert info["email"] == api.emulator.account.email and info["maxTask"] == 50
     stats = api.emulator.counter.snapshot()
     assert stats == {"GET /info": 1, "GET /settings": 1}
+
+
+async def test_auto_delete_after_completion_ttl(api: Api) -> None:
+    uuid = await api.submit("true", autoDeleteOnCompletion=True, completionTimeToLive="00:00:00")
+    deadline = time.monotonic() + 5
+    while (await api.call("GET", f"/tasks/{uuid}"))[0] != 404:
+        assert time.monotonic() < deadline
+        await asyncio.sleep(0.01)
+    status, body = await api.call(
+        "POST", "/tasks", {"name": "x", "profile": "docker-batch", "instanceCount": 1, "completionTimeToLive": "soon"}
+    )
+    assert status == 400 and "completionTimeToLive" in body["message"]
+
+
+async def test_an_instance_over_the_wall_clock_limit_fails() -> None:
+    emulator = QarnotEmulator(port=0, storage=False, token=TOKEN, step_ms=10, max_job_seconds=0.3)
+    async with emulator, aiohttp.ClientSession() as session:
+        api = Api(emulator, session)
+        task = await api.wait(await api.submit("echo slow >&2; sleep 30"))
+    assert task["state"] == "Failure"
+    error = task["errors"][0]
+    assert error["code"] == "MaxWallTimeExceeded" and "0.3 s" in error["message"] and error["debug"] == "slow"

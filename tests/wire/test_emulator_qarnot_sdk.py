@@ -229,15 +229,75 @@ def test_missing_bucket_and_bad_submissions(conn: Connection, bucket_name: Calla
         docker_task(conn, "true", "3-1").submit()
 
 
-def test_quota_and_credits_errors() -> None:
-    with launch(["--only", "qarnot", "--qarnot-max-tasks", "1", "--qarnot-credits", "3", "--step-ms", "10"]) as emu:
+def test_storage_off_quotas_and_credits() -> None:
+    flags = ["--qarnot-no-storage", "--qarnot-max-tasks", "1", "--qarnot-credits", "3", "--step-ms", "10"]
+    with launch(["--only", "qarnot", *flags]) as emu:
         ready = emu["qarnot"]
+        assert ready["storage_url"] is None
         conn = Connection(cluster_url=ready["url"], client_token=ready["token"], retry_count=0)
+        assert conn.s3client is None  # GET /settings said storage null: the SDK skips S3 (and GET /info)
         with pytest.raises(NotEnoughCreditsException):
             docker_task(conn, "true", 4).submit()
-        docker_task(conn, "true", 2).submit()
+        task = docker_task(conn, "echo no buckets needed", 2)
+        task.submit()
+        assert wait_for(task) == "Success" and task.stdout() == "no buckets needed\n" * 2
         with pytest.raises(MaxTaskException):
             docker_task(conn, "true").submit()
+
+
+def test_update_resources_reaches_a_running_task(conn: Connection, bucket_name: Callable[[str], str]) -> None:
+    inputs = conn.create_bucket(bucket_name("in"))
+    inputs.add_string("first\n", "first.txt")
+    task = docker_task(conn, "cat first.txt; while [ ! -f late.txt ]; do sleep 0.02; done; cat late.txt")
+    task.resources = [inputs]
+    task.submit()
+    wait_for(task, ("FullyExecuting",))
+    inputs.add_string("added while running\n", "late.txt")
+    task.update_resources()  # PATCH /tasks/{uuid}: the bucket is synced again into the running instance
+    assert wait_for(task) == "Success"
+    assert task.stdout() == "first\nadded while running\n"
+
+
+def test_results_lists_and_upload_on_cancellation(
+    conn: Connection, bucket_name: Callable[[str], str], tmp_path: Path
+) -> None:
+    results = conn.create_bucket(bucket_name("out"))
+    task = docker_task(conn, "mkdir -p logs; echo a > keep.csv; echo b > logs/debug.log; echo c > drop.tmp")
+    task.results = results
+    task.results_whitelist = r"\.(csv|log)$"
+    task.results_blacklist = r"^logs/"
+    task.submit()
+    assert wait_for(task) == "Success"
+    assert sorted(f.key for f in results.list_files()) == ["keep.csv"]
+    assert [i.results for i in task.completed_instances] == [[f"s3://{results.uuid}/keep.csv"]]
+
+    partial = conn.create_bucket(bucket_name("partial"))
+    cancelled = docker_task(conn, "echo partial > progress.txt; echo written; sleep 30")
+    cancelled.results = partial
+    cancelled.upload_results_on_cancellation = True
+    cancelled.submit()
+    deadline = time.monotonic() + 10
+    while cancelled.stdout() != "written\n":
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    cancelled.abort()
+    assert wait_for(cancelled, ("Cancelled",), timeout=5) == "Cancelled"
+    assert [f.key for f in partial.list_files()] == ["progress.txt"]
+    cancelled.download_results(str(tmp_path))
+    assert (tmp_path / "progress.txt").read_text() == "partial\n"
+
+
+def test_commit_updates_tags(conn: Connection) -> None:
+    task = docker_task(conn, "sleep 30")
+    task.tags = ["before"]
+    task.submit()
+    task.tags = ["after", "more"]
+    task.commit()  # PUT /tasks/{uuid}
+    assert conn.retrieve_task(task.uuid).tags == ["after", "more"]
+    task.abort()
+    wait_for(task, ("Cancelled",), timeout=5)
+    with pytest.raises(UnauthorizedException):  # a finished task cannot be changed: 403
+        task.commit()
 
 
 def test_paging_and_tag_filters(conn: Connection) -> None:

@@ -165,6 +165,7 @@ class QarnotState:
                 if dependency[0] not in self.tasks:
                     raise bad_request(f"dependencies: task {dependency[0]} not found.")
         ids = self._instance_ids(body)
+        self._wall_seconds(body.get("completionTimeToLive"), "completionTimeToLive")
         base = dict(PROFILES[profile]) if profile else dict(pool.constants) if pool is not None else {}
         base.update(_constants(body.get("constants"), "task"))
         return ids, base, pool, job
@@ -190,7 +191,18 @@ class QarnotState:
             job.task_uuids.append(task.uuid)
         self.tasks[task.uuid] = task
         self.lifecycle.start(task, self._gate)
+        if task.body.get("autoDeleteOnCompletion"):
+            self._spawn(self._auto_delete(task))
         return task
+
+    async def _auto_delete(self, task: TaskRecord) -> None:
+        """`autoDeleteOnCompletion`: the task is deleted `completionTimeToLive` after it ends."""
+        ttl = self._wall_seconds(task.body.get("completionTimeToLive"))
+        while not task.terminal:
+            await asyncio.sleep(self.step_s)
+        await asyncio.sleep(ttl)
+        if self.tasks.get(task.uuid) is task:
+            self._forget_task(task)
 
     async def submit_tasks(self, bodies: Sequence[Any]) -> list[dict[str, Any]]:
         """The bulk POST: one answer per body, in order (`statusCode`, `uuid`, `message`)."""
@@ -324,7 +336,7 @@ class QarnotState:
         pool_uuid = body.get("poolUuid")
         if pool_uuid and pool_uuid not in self.pools:
             raise bad_request(f"Pool {pool_uuid} not found.")
-        wall = self._wall_seconds(body.get("maxWallTime"))
+        wall = self._wall_seconds(body.get("maxWallTime"), "maxWallTime")
         if self.limits.max_jobs and len(self.jobs) >= self.limits.max_jobs:
             raise forbidden(f"Maximum number of jobs reached ({self.limits.max_jobs}).")
         job = JobRecord(str(uuid.uuid4()), next(self._seq), dict(body))
@@ -339,8 +351,8 @@ class QarnotState:
         return job
 
     @staticmethod
-    def _wall_seconds(value: Any) -> float:
-        """Seconds of a `maxWallTime` TimeSpan ("d.hh:mm:ss" or "hh:mm:ss"); 0 for none."""
+    def _wall_seconds(value: Any, field: str = "time span") -> float:
+        """Seconds of a TimeSpan such as `maxWallTime` ("d.hh:mm:ss" or "hh:mm:ss"); 0 for none."""
         if value in (None, "", "00:00:00"):
             return 0.0
         text = str(value)
@@ -350,7 +362,7 @@ class QarnotState:
             minutes, seconds = (float(part) for part in clock.split(":"))
             return float(days or 0) * 86_400 + float(hours) * 3_600 + minutes * 60 + seconds
         except ValueError:
-            raise bad_request(f"maxWallTime: {text!r} is not a time span such as '1.02:00:00' or '00:30:00'") from None
+            raise bad_request(f"{field}: {text!r} is not a time span such as '1.02:00:00' or '00:30:00'") from None
 
     def job_tasks(self, job_uuid: str) -> list[TaskRecord]:
         return [self.tasks[u] for u in self.get_job(job_uuid).task_uuids if u in self.tasks]
