@@ -81,10 +81,11 @@ def armada_queue(armada_channel: grpc.Channel) -> str:
     return name
 
 
-# Apolo: fast steps; one minute of max_run_time_minutes (life_span) lasts 0.5 s; one platform secret for secret_env.
+# Apolo: fast steps; one minute of max_run_time_minutes (life_span) lasts 0.5 s; a job on the preemptible preset
+# `cpu-spot` is suspended once after 0.3 s of running (for 0.3 s); one platform secret for secret_env.
 APOLO_EMULATOR_ARGS = [
     "--only", "apolo", "--apolo-port", "0", "--admin-port", "0", "--step-ms", "10",
-    "--apolo-minute-ms", "500", "--apolo-secret", "emulator-secret=s3cr3t-value",
+    "--apolo-minute-ms", "500", "--apolo-suspend-ms", "300", "--apolo-secret", "emulator-secret=s3cr3t-value",
 ]  # fmt: skip
 
 

@@ -15,6 +15,7 @@ from multidict import MultiDict
 
 from airflow_provider_batch.emulators.apolo.config import Site
 from airflow_provider_batch.emulators.apolo.errors import ApiError
+from airflow_provider_batch.emulators.apolo.lifecycle import LifecycleOptions
 from airflow_provider_batch.emulators.apolo.payloads import job_json
 from airflow_provider_batch.emulators.apolo.records import JobRecord, Status
 from airflow_provider_batch.emulators.apolo.spec import parse_start
@@ -35,7 +36,8 @@ class FakeParser:
 
 @pytest.fixture
 async def state() -> AsyncIterator[ApoloState]:
-    store = ApoloState(SITE, ProcessRunner(max_running=1), step_s=0.002, minute_s=0.2, secrets={})
+    options = LifecycleOptions(step_s=0.002, minute_s=0.2, suspend_s=0.2, passed_config="blob")
+    store = ApoloState(SITE, ProcessRunner(max_running=1), options)
     yield store
     await store.shutdown()
 
@@ -199,3 +201,25 @@ def test_list_query_errors(items: dict[str, str], message: str) -> None:
     with pytest.raises(ApiError, match=message) as caught:
         JobFilter.from_query(query(**items))
     assert caught.value.status == 400
+
+
+async def test_a_preemptible_job_is_suspended_once_then_runs_again(state: ApoloState) -> None:
+    job = start(state, "sh -c 'echo go; sleep 0.4'", preset_name="cpu-spot")
+    await until(job, Status.SUSPENDED)
+    assert [line.text for line in job.logs] == ["go"]
+    await until(job, Status.SUCCEEDED)
+    statuses = [status for status, _ in reasons(job)]
+    assert statuses.count("running") == 2 and statuses.count("suspended") == 1
+    assert [line.text for line in job.logs] == ["go", "go"] and job.live_from == 1
+    plain = start(state, "sh -c 'sleep 0.4'")  # not preemptible: never suspended
+    await until(plain, Status.SUCCEEDED)
+    assert "suspended" not in [status for status, _ in reasons(plain)]
+
+
+async def test_pass_config_gives_the_job_the_platform_variables(state: ApoloState) -> None:
+    job = start(state, "sh -c 'echo $APOLO_PASSED_CONFIG $NEURO_PASSED_CONFIG'", pass_config=True)
+    await until(job, Status.SUCCEEDED)
+    assert [line.text for line in job.logs] == ["blob blob"]
+    missing = start(state, "true", secret_env={"X": "secret://default/emulator-org/emulator-project/nope"})
+    await until(missing, Status.FAILED)
+    assert (missing.current.reason, missing.current.description) == ("ContainerCannotRun", "secret(s) not found: nope")

@@ -301,3 +301,23 @@ async def test_capacity_and_bump_life_span(client: apolo_sdk.Client, apolo_emula
     await client.jobs.kill(job.id)
     stats = apolo_emulator.stats()
     assert stats["GET /api/v1/jobs/capacity"] >= 1 and stats["PUT /api/v1/jobs/{job_id}/max_run_time_minutes"] >= 1
+
+
+async def test_a_preemptible_job_is_suspended_then_resumes(client: apolo_sdk.Client) -> None:
+    image = client.parse.remote_image("ubuntu:22.04")
+    job = await client.jobs.start(image=image, preset_name="cpu-spot", command="sh -c 'echo go; sleep 0.6'")
+    assert job.scheduler_enabled
+    await wait_status(client, job.id, JobStatus.SUSPENDED)
+    done = await wait_finished(client, job.id)
+    assert done.status is JobStatus.SUCCEEDED
+    assert [item.status for item in done.history.transitions].count(JobStatus.SUSPENDED) == 1
+    assert await logs_of(client, job.id) == b"go\ngo\n"  # the command ran again from the start
+
+
+async def test_pass_config_hands_the_job_the_platform_blob(
+    client: apolo_sdk.Client, apolo_emulator: ApoloEmulatorEndpoint
+) -> None:
+    job = await start(client, "sh -c 'echo $APOLO_PASSED_CONFIG'", pass_config=True)
+    assert job.pass_config
+    assert (await wait_finished(client, job.id)).status is JobStatus.SUCCEEDED
+    assert (await logs_of(client, job.id)).decode().strip() == apolo_emulator.passed_config

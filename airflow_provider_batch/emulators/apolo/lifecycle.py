@@ -1,16 +1,20 @@
 """Drives one Apolo job: pending (Creating, Scheduling, ContainerCreating) -> running -> succeeded (Completed) or
-failed (Error, ContainerCannotRun, with the exit code), restarting when its restart policy says so; `cancel` ends
-it as cancelled (UserRequested, LifeSpanEnded) and kills its process."""
+failed (Error, ContainerCannotRun, with the exit code), restarting when its restart policy says so, suspended once
+if preemptible and --apolo-suspend-ms says so; `cancel` ends it as cancelled (UserRequested, LifeSpanEnded) and
+kills its process."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import enum
 import logging
 import os
 import shlex
 import signal
 from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
 
 from airflow_provider_batch.emulators.apolo.records import JobRecord, Reason, Status, StatusItem, now
 from airflow_provider_batch.emulators.runner import OutputLine, ProcessRunner, RunResult, RunSpec
@@ -21,6 +25,7 @@ MAX_LOG_LINES = 100_000  # kept per job for log_ws
 SIGKILL_EXIT = 128 + signal.SIGKILL  # what the container runtime reports for a killed container
 START_ERROR_EXIT = 128  # Kubernetes' exit code for a container that could not start
 DESCRIPTION_LINES = 10  # output lines kept in a failed job's description
+PASSED_CONFIG_VARIABLES = ("APOLO_PASSED_CONFIG", "NEURO_PASSED_CONFIG")
 
 
 def exit_code_of(result: RunResult) -> int:
@@ -39,16 +44,37 @@ def argv_of(container: Mapping[str, object]) -> list[str]:
     return argv
 
 
+class Interrupt(enum.Enum):
+    """Why a run ended before its process did."""
+
+    NONE = "none"
+    SIGNAL = "signal"  # send_signal (platform-monitoring's kill): SIGKILL, exit code 137
+    SUSPEND = "suspend"  # a preemptible job suspended by the scheduler
+
+
+@dataclass(frozen=True)
+class LifecycleOptions:
+    """step_s: the pace of pending steps; minute_s: how long one minute of max_run_time_minutes lasts;
+    suspend_s: after how long a preemptible (scheduler_enabled) job is suspended once, and for how long (0: never);
+    secrets: what secret_env resolves to; passed_config: the blob `pass_config=True` jobs get."""
+
+    step_s: float = 0.05
+    minute_s: float = 60.0
+    suspend_s: float = 0.0
+    secrets: Mapping[str, str] = field(default_factory=dict)
+    passed_config: str = ""
+
+
 class Lifecycle:
     """Runs jobs through the shared ProcessRunner; one asyncio task per job."""
 
-    def __init__(
-        self, runner: ProcessRunner, step_s: float, minute_s: float, secrets: Mapping[str, str] | None = None
-    ) -> None:
+    def __init__(self, runner: ProcessRunner, options: LifecycleOptions) -> None:
         self.runner = runner
-        self.step_s = step_s
-        self.minute_s = minute_s  # how long one minute of max_run_time_minutes lasts (tests shorten it)
-        self.secrets = dict(secrets or {})
+        self.step_s = options.step_s
+        self.minute_s = options.minute_s
+        self.suspend_s = options.suspend_s
+        self.secrets = dict(options.secrets)
+        self.passed_config = options.passed_config
         self.holding = 0  # jobs holding a place of --max-running (capacity)
         self._signals: dict[str, asyncio.Event] = {}
 
@@ -116,14 +142,21 @@ class Lifecycle:
             self.move(job, Status.FAILED, Reason.ERROR, f"emulator internal error: {err}")
 
     async def _run_until_done(self, job: JobRecord) -> None:
+        suspend_after = self.suspend_s if job.spec.scheduler_enabled and self.suspend_s > 0 else None
         while True:
             await asyncio.sleep(self.step_s)
             if not self.move(job, Status.PENDING, Reason.CONTAINER_CREATING):
                 return
             await asyncio.sleep(self.step_s)
-            result, killed = await self._run_once(job)
+            result, interrupt = await self._run_once(job, suspend_after)
             if job.finished:
                 return
+            if interrupt is Interrupt.SUSPEND:  # preempted once: its process is gone, it runs again later
+                suspend_after = None
+                self.move(job, Status.SUSPENDED)
+                await asyncio.sleep(self.suspend_s)
+                continue
+            killed = interrupt is Interrupt.SIGNAL
             code = SIGKILL_EXIT if killed else exit_code_of(result)
             succeeded = code == 0 and result.start_error is None and not killed
             policy = job.spec.restart_policy
@@ -134,7 +167,9 @@ class Lifecycle:
             self._finish(job, result, code, succeeded)
             return
 
-    async def _run_once(self, job: JobRecord) -> tuple[RunResult, bool]:
+    def environment(self, job: JobRecord) -> dict[str, str] | str:
+        """The job's env: `env`, `secret_env` resolved from --apolo-secret, and with `pass_config` the platform's
+        passed-config variables. A string names the secrets that do not exist."""
         env = dict(job.spec.container.get("env") or {})
         missing = []
         for name, uri in (job.spec.container.get("secret_env") or {}).items():
@@ -144,7 +179,15 @@ class Lifecycle:
             else:
                 missing.append(key)
         if missing:
-            return RunResult(exit_code=None, start_error=f"secret(s) not found: {', '.join(sorted(missing))}"), False
+            return f"secret(s) not found: {', '.join(sorted(missing))}"
+        if job.spec.pass_config and self.passed_config:
+            env.update({name: self.passed_config for name in PASSED_CONFIG_VARIABLES})
+        return env
+
+    async def _run_once(self, job: JobRecord, suspend_after: float | None) -> tuple[RunResult, Interrupt]:
+        env = self.environment(job)
+        if isinstance(env, str):
+            return RunResult(exit_code=None, start_error=env), Interrupt.NONE
         spec = RunSpec(argv_of(job.spec.container), env)  # life span: _watch_life_span; else --max-job-seconds
 
         def started() -> None:
@@ -159,18 +202,22 @@ class Lifecycle:
         signalled = asyncio.Event()
         self._signals[job.id] = signalled
         run = asyncio.ensure_future(self.runner.run(spec, on_line=keep, on_start=started))
-        waiter = asyncio.ensure_future(signalled.wait())
+        waiters: dict[asyncio.Future[Any], Interrupt] = {asyncio.ensure_future(signalled.wait()): Interrupt.SIGNAL}
+        if suspend_after is not None:
+            waiters[asyncio.ensure_future(asyncio.sleep(suspend_after))] = Interrupt.SUSPEND
         try:
-            await asyncio.wait({run, waiter}, return_when=asyncio.FIRST_COMPLETED)
-            if run.done():
-                return run.result(), False
+            done, _ = await asyncio.wait({run, *waiters}, return_when=asyncio.FIRST_COMPLETED)
+            if run in done:
+                return run.result(), Interrupt.NONE
+            interrupt = next(waiters[waiter] for waiter in waiters if waiter in done)
             run.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await run
-            return RunResult(exit_code=-signal.SIGKILL), True
+            return RunResult(exit_code=-signal.SIGKILL), interrupt
         finally:
             self._signals.pop(job.id, None)
-            waiter.cancel()
+            for waiter in waiters:
+                waiter.cancel()
             if not run.done():
                 run.cancel()
                 with contextlib.suppress(asyncio.CancelledError):

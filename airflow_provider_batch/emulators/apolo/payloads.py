@@ -86,4 +86,6 @@ def job_json(job: JobRecord) -> dict[str, Any]:
     if spec.name:
         data["internal_hostname_named"] = f"{spec.name}--{data['org_project_hash']}.platform-jobs"
     data["internal_hostname"] = f"{job.id}.platform-jobs"
+    if "http" in spec.container:  # an exposed port gets a URL (nothing listens there in the emulator)
+        data["http_url"] = f"https://{job.id}.jobs.{spec.cluster_name}.emulator.invalid"
     return data

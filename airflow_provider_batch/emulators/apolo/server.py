@@ -16,6 +16,7 @@ from aiohttp import web
 from airflow_provider_batch.emulators.apolo.config import Site, config_document
 from airflow_provider_batch.emulators.apolo.errors import ApiError, unauthorized, unavailable
 from airflow_provider_batch.emulators.apolo.identity import make_token, passed_config
+from airflow_provider_batch.emulators.apolo.lifecycle import LifecycleOptions
 from airflow_provider_batch.emulators.apolo.monitoring import Monitoring
 from airflow_provider_batch.emulators.apolo.payloads import job_json
 from airflow_provider_batch.emulators.apolo.spec import check_project, parse_start
@@ -64,6 +65,7 @@ class ApoloEmulator(Emulator):
         *,
         port: int = 0,
         minute_ms: float = 60_000.0,
+        suspend_ms: float = 0.0,
         secrets: Mapping[str, str] | None = None,
         site: Site | None = None,
         **common: Any,
@@ -73,7 +75,10 @@ class ApoloEmulator(Emulator):
         self.site = site or Site()
         self.token = make_token(self.token, self.site.user)  # a JWT carrying `identity`, as the SDK expects
         step_s = self.options.step_ms / 1000.0
-        self.state = ApoloState(self.site, self.runner, step_s, minute_ms / 1000.0, secrets or {})
+        self._lifecycle_options = LifecycleOptions(
+            step_s=step_s, minute_s=minute_ms / 1000.0, suspend_s=suspend_ms / 1000.0, secrets=dict(secrets or {})
+        )
+        self.state = ApoloState(self.site, self.runner, self._lifecycle_options)
         self.monitoring = Monitoring(self.state, self.faults, top_interval_s=min(1.0, max(0.05, step_s * 10)))
         self.auth = TokenAuth(self.token)
         self._runner: web.AppRunner | None = None
@@ -95,6 +100,13 @@ class ApoloEmulator(Emulator):
             help="how long one minute of a job's max_run_time_minutes (life_span) lasts; tests shorten it",
         )
         group.add_argument(
+            "--apolo-suspend-ms",
+            type=float,
+            default=0.0,
+            help="a preemptible job (scheduler_enabled preset, e.g. cpu-spot) is suspended once after running this "
+            "long, and resumes (its command starts again) after as long again; 0 = never",
+        )
+        group.add_argument(
             "--apolo-secret",
             action="append",
             default=[],
@@ -110,7 +122,13 @@ class ApoloEmulator(Emulator):
             if not sep or not key:
                 raise SystemExit(f"--apolo-secret: expected KEY=VALUE, not {item!r}")
             secrets[key] = value
-        return cls(options, port=args.apolo_port, minute_ms=args.apolo_minute_ms, secrets=secrets)
+        return cls(
+            options,
+            port=args.apolo_port,
+            minute_ms=args.apolo_minute_ms,
+            suspend_ms=args.apolo_suspend_ms,
+            secrets=secrets,
+        )
 
     # -- server -------------------------------------------------------------------------------------------------
 
@@ -149,6 +167,8 @@ class ApoloEmulator(Emulator):
         sock = socket.socket(family, socket.SOCK_STREAM)
         sock.bind((self.options.host, self.port))
         self.port = sock.getsockname()[1]
+        site = self.site
+        self.state.lifecycle.passed_config = passed_config(self.token, site.cluster, self.url, site.org, site.project)
         await web.SockSite(self._runner, sock).start()
         log.info("apolo emulator listening on %s", self.url)
 

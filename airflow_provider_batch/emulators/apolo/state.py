@@ -4,7 +4,7 @@ name (the newest of that name), the NDJSON list's filters, and the one-live-job-
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -12,7 +12,7 @@ from multidict import MultiMapping
 
 from airflow_provider_batch.emulators.apolo.config import Site
 from airflow_provider_batch.emulators.apolo.errors import bad_request, no_such_job
-from airflow_provider_batch.emulators.apolo.lifecycle import Lifecycle
+from airflow_provider_batch.emulators.apolo.lifecycle import Lifecycle, LifecycleOptions
 from airflow_provider_batch.emulators.apolo.records import JobRecord, JobSpec, Reason, Status, StatusItem, now
 from airflow_provider_batch.emulators.runner import ProcessRunner
 
@@ -101,11 +101,9 @@ class JobFilter:
 class ApoloState:
     """The jobs, in creation order, and their lifecycle."""
 
-    def __init__(
-        self, site: Site, runner: ProcessRunner, step_s: float, minute_s: float, secrets: Mapping[str, str]
-    ) -> None:
+    def __init__(self, site: Site, runner: ProcessRunner, options: LifecycleOptions) -> None:
         self.site = site
-        self.lifecycle = Lifecycle(runner, step_s, minute_s, secrets)
+        self.lifecycle = Lifecycle(runner, options)
         self.jobs: dict[str, JobRecord] = {}
 
     def create(self, spec: JobSpec) -> JobRecord:
