@@ -163,6 +163,20 @@ class QarnotTask:
     def failed_instances(self) -> tuple[CompletedInstance, ...]:
         return tuple(i for i in self.completed_instances if i.state and i.state != TaskState.SUCCESS)
 
+    def failure_reason(self, shown: int = 10) -> str:
+        """The task's errors and its failed instances, in Qarnot's words (empty when there are none)."""
+        parts = [e.message + (f" ({e.code})" if e.code else "") for e in self.errors if e.message]
+        failed = self.failed_instances
+        if failed:
+            listed = ", ".join(
+                f"instance {i.instance_id} {i.state}"
+                + (f" after {i.execution_attempt_count} attempt(s)" if i.execution_attempt_count > 1 else "")
+                for i in failed[:shown]
+            )
+            more = f" and {len(failed) - shown} more" if len(failed) > shown else ""
+            parts.append(f"failed instances: {listed}{more}")
+        return "; ".join(parts)
+
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> QarnotTask:
         resources = [b.get("bucketName", "") for b in data.get("advancedResourceBuckets") or () if isinstance(b, dict)]

@@ -73,23 +73,8 @@ def to_job_status(task: QarnotTask) -> JobStatus:
     if common is None:
         log.warning("unknown Qarnot task state %r of %s; treating the task as still running", task.state, task.uuid)
         common = JobState.RUNNING
-    reason = failure_reason(task) if common in (JobState.FAILED, JobState.CANCELLED) else ""
+    reason = task.failure_reason() if common in (JobState.FAILED, JobState.CANCELLED) else ""
     return JobStatus(common, task.state, reason)
-
-
-def failure_reason(task: QarnotTask) -> str:
-    """The task's errors and its failed instances, in Qarnot's words."""
-    parts = [error.message + (f" ({error.code})" if error.code else "") for error in task.errors if error.message]
-    failed = task.failed_instances
-    if failed:
-        shown = ", ".join(
-            f"instance {i.instance_id} {i.state}"
-            + (f" after {i.execution_attempt_count} attempt(s)" if i.execution_attempt_count > 1 else "")
-            for i in failed[:10]
-        )
-        more = f" and {len(failed) - 10} more" if len(failed) > 10 else ""
-        parts.append(f"failed instances: {shown}{more}")
-    return "; ".join(parts)
 
 
 def missing_status(job_id: str, message: str = "") -> JobStatus:
