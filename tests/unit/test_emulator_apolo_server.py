@@ -6,14 +6,17 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator
+from datetime import datetime, timezone
 from typing import Any
 
 import aiohttp
 import pytest
 
 from airflow_provider_batch.emulators.apolo import ApoloEmulator
+from airflow_provider_batch.emulators.apolo.monitoring import LogOptions, epoch_ns
 from airflow_provider_batch.emulators.base import CommonOptions
 from airflow_provider_batch.emulators.faults import FaultPlan, StreamFault
+from airflow_provider_batch.emulators.runner import OutputLine
 
 BODY = {"project_name": "emulator-project", "preset_name": "cpu-small", "image": "ubuntu"}
 
@@ -185,3 +188,17 @@ async def test_request_faults_fail_whole_with_or_without_the_work() -> None:
                 assert (response.status, await response.text()) == (503, "503: Service Unavailable")
         assert 0 < len(emulator.state.jobs) < 10
         assert emulator.faults.injected.snapshot() == {"POST /api/v1/jobs": 10}
+
+
+def test_since_is_inclusive_to_the_microsecond_and_timestamps_are_rfc3339_nano() -> None:
+    at = datetime(2026, 1, 2, 3, 4, 5, 123456, tzinfo=timezone.utc)
+    ns = epoch_ns(at)
+    lines = [
+        OutputLine(ns - 1, "stdout", "before"),
+        OutputLine(ns, "stdout", "at"),
+        OutputLine(ns + 789, "stderr", "after"),
+    ]
+    options = LogOptions(since=at, timestamps=True, separator=b"SEP", debug=False)
+    assert options.render(lines) == [b"2026-01-02T03:04:05.123456000Z at\n", b"2026-01-02T03:04:05.123456789Z after\n"]
+    naive = LogOptions(since=at.replace(tzinfo=None), timestamps=False, separator=b"SEP", debug=False)
+    assert naive.render(lines) == [b"at\n", b"after\n"]

@@ -143,9 +143,9 @@ async def test_monitor_after_the_end_with_timestamps_and_since(client: apolo_sdk
     await wait_finished(client, job.id)
     stamped = (await logs_of(client, job.id, timestamps=True)).decode().splitlines()
     assert [line.split(" ", 1)[1] for line in stamped] == ["one", "two"]
-    second = datetime.fromisoformat(stamped[1].split(" ", 1)[0].replace("Z", "+00:00")[:26] + "+00:00")
-    since = second - timedelta(milliseconds=100)
-    assert await logs_of(client, job.id, since=since) == b"two\n"
+    second = datetime.fromisoformat(stamped[1].split(" ", 1)[0][:26] + "+00:00")  # nanoseconds cut to micro
+    assert await logs_of(client, job.id, since=second) == b"two\n"  # resuming from a line's time: inclusive
+    assert await logs_of(client, job.id, since=second + timedelta(microseconds=1)) == b""
 
 
 async def test_a_failing_command_fails_with_its_exit_code(client: apolo_sdk.Client) -> None:

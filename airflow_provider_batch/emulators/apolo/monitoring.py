@@ -9,7 +9,7 @@ import secrets
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 
 from aiohttp import WSCloseCode, web
 
@@ -24,6 +24,7 @@ from airflow_provider_batch.emulators.timefmt import format_ns
 HEARTBEAT_S = 30.0
 MAX_FRAME = 64 * 1024
 FAULT_CLOSE_MESSAGE = b"fault injected by the emulator"
+EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 
 def bool_param(request: web.Request, name: str) -> bool:
@@ -74,7 +75,7 @@ class LogOptions:
         return cls(since, bool_param(request, "timestamps"), separator.encode(), bool_param(request, "debug"))
 
     def render(self, lines: list[OutputLine]) -> list[bytes]:
-        since_ns = None if self.since is None else int(self.since.timestamp() * 1_000_000) * 1000
+        since_ns = None if self.since is None else epoch_ns(self.since)
         rendered = []
         for line in lines:
             if since_ns is not None and line.timestamp_ns < since_ns:
@@ -82,6 +83,13 @@ class LogOptions:
             prefix = f"{format_ns(line.timestamp_ns)} " if self.timestamps else ""
             rendered.append(f"{prefix}{line.text}\n".encode())
         return rendered
+
+
+def epoch_ns(moment: datetime) -> int:
+    """Nanoseconds since the epoch, exactly (no float rounding); a naive time is taken as UTC."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return (moment - EPOCH) // timedelta(microseconds=1) * 1000
 
 
 class FrameBudget:
