@@ -6,12 +6,12 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from aiohttp import web
+from aiohttp import ClientSession, web
 from aiohttp.test_utils import TestClient, TestServer
 
 from airflow_provider_batch.emulators.auth import TokenAuth
 from airflow_provider_batch.emulators.faults import FaultPlan
-from airflow_provider_batch.emulators.rest import RequestLog, rest_middleware
+from airflow_provider_batch.emulators.rest import RequestLog, http_url, rest_middleware, serve
 from airflow_provider_batch.emulators.stats import CallCounter
 
 TOKEN = "s3cret-token"
@@ -81,3 +81,21 @@ async def test_faults_strike_before_or_after_the_work(seed: int) -> None:
     finally:
         await client.close()
     assert done in ([], ["x"])
+
+
+async def test_serve_binds_a_free_port_and_refuses_a_busy_one() -> None:
+    async def ping(request: web.Request) -> web.Response:
+        return web.json_response({"pong": True})
+
+    app = web.Application()
+    app.router.add_get("/ping", ping)
+    runner, port = await serve(app, "127.0.0.1", 0)
+    try:
+        assert port > 0 and http_url("127.0.0.1", port) == f"http://127.0.0.1:{port}"
+        async with ClientSession() as session, session.get(f"http://127.0.0.1:{port}/ping") as response:
+            assert await response.json() == {"pong": True}
+        with pytest.raises(OSError):
+            await serve(web.Application(), "127.0.0.1", port)
+    finally:
+        await runner.cleanup()
+    assert http_url("::1", 8080) == "http://[::1]:8080"
