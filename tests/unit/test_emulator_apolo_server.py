@@ -104,7 +104,7 @@ async def test_list_without_ndjson_is_one_document(emulator: ApoloEmulator, http
 
 async def test_log_ws_archive_separator_and_debug(emulator: ApoloEmulator, http: aiohttp.ClientSession) -> None:
     url = emulator.url
-    job = await start(http, url, "sh -c 'echo run; sleep 0.3'", restart_policy="always")
+    job = await start(http, url, "sh -c 'echo run; sleep 1'", restart_policy="always")
     for _ in range(2000):  # the second run is running: the first run's line is "archived"
         current = await status(http, url, job["id"])
         if current["history"]["restarts"] >= 1 and current["status"] == "running":
@@ -155,7 +155,7 @@ async def test_a_faulted_log_stream_breaks_after_some_frames(
     emulator: ApoloEmulator, http: aiohttp.ClientSession
 ) -> None:
     url = emulator.url
-    job = await start(http, url, "sh -c 'echo first; sleep 0.3; echo second; sleep 30'")
+    job = await start(http, url, "sh -c 'echo first; sleep 3; echo second; sleep 30'")
     await wait_for(http, url, job["id"], "running")
     await asyncio.sleep(0.1)
     emulator.monitoring.faults = StreamFaultAfter(1)

@@ -7,7 +7,6 @@ import argparse
 import dataclasses
 import json
 import logging
-import socket
 from collections.abc import Mapping
 from typing import Any
 
@@ -24,7 +23,7 @@ from airflow_provider_batch.emulators.apolo.state import ApoloState, JobFilter
 from airflow_provider_batch.emulators.apolo.wirefaults import StreamAwareFaults
 from airflow_provider_batch.emulators.auth import TokenAuth
 from airflow_provider_batch.emulators.base import CommonOptions, Emulator
-from airflow_provider_batch.emulators.rest import Handler, rest_middleware, route_of
+from airflow_provider_batch.emulators.rest import Handler, http_url, rest_middleware, route_of, serve
 
 log = logging.getLogger(__name__)
 
@@ -86,8 +85,7 @@ class ApoloEmulator(Emulator):
     @property
     def url(self) -> str:
         """The API URL a client is configured with (`.../api/v1`)."""
-        host = f"[{self.options.host}]" if ":" in self.options.host else self.options.host
-        return f"http://{host}:{self.port}{API}"
+        return http_url(self.options.host, self.port) + API
 
     @classmethod
     def add_arguments(cls, parser: argparse.ArgumentParser) -> None:
@@ -161,15 +159,9 @@ class ApoloEmulator(Emulator):
         return app
 
     async def start(self) -> None:
-        self._runner = web.AppRunner(self.build_app(), access_log=None, handle_signals=False, shutdown_timeout=1.0)
-        await self._runner.setup()
-        family = socket.AF_INET6 if ":" in self.options.host else socket.AF_INET
-        sock = socket.socket(family, socket.SOCK_STREAM)
-        sock.bind((self.options.host, self.port))
-        self.port = sock.getsockname()[1]
+        self._runner, self.port = await serve(self.build_app(), self.options.host, self.port)
         site = self.site
         self.state.lifecycle.passed_config = passed_config(self.token, site.cluster, self.url, site.org, site.project)
-        await web.SockSite(self._runner, sock).start()
         log.info("apolo emulator listening on %s", self.url)
 
     async def stop(self) -> None:
