@@ -4,6 +4,8 @@ errors from exit codes, the stdout cursors, jobs and pools, paging, and the erro
 from __future__ import annotations
 
 import asyncio
+import os
+import socket
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -298,3 +300,15 @@ async def test_an_instance_over_the_wall_clock_limit_fails() -> None:
     assert task["state"] == "Failure"
     error = task["errors"][0]
     assert error["code"] == "MaxWallTimeExceeded" and "0.3 s" in error["message"] and error["debug"] == "slow"
+
+
+async def test_busy_ports_fail_to_start() -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        cases = ((QarnotEmulator(s3_port=port), "cannot serve S3"), (QarnotEmulator(port=port), "in use"))
+        for emulator, problem in cases:
+            with pytest.raises(OSError, match=problem):
+                await emulator.start()
+            assert not os.path.exists(emulator.folder)  # stopped: nothing left behind

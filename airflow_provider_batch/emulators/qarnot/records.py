@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 # Task states, exactly as the API spells them.
 SUBMITTED = "Submitted"
@@ -90,15 +90,13 @@ class InstanceRecord:
     stderr: OutputBuffer = field(default_factory=OutputBuffer)
 
 
-@dataclass
-class TaskRecord:
-    """A submitted task: the request as sent (echoed back on GET) and what the emulator made of it."""
+@dataclass(kw_only=True)
+class Tracked:
+    """What tasks, jobs and pools share: an API object's body as submitted, and its states with their times."""
 
     uuid: str
-    seq: int
+    seq: int  # creation order: what paging follows
     body: dict[str, Any]
-    instance_ids: list[int]
-    constants: dict[str, str]
     state: str = SUBMITTED
     previous_state: str | None = None
     created_s: float = field(default_factory=now_s)
@@ -106,6 +104,34 @@ class TaskRecord:
     previous_transition_s: float | None = None
     modified_s: float = field(default_factory=now_s)
     ended_s: float | None = None
+    history: list[str] = field(default_factory=list)  # every state it went through, in order
+
+    final_states: ClassVar[frozenset[str]] = frozenset()
+
+    def __post_init__(self) -> None:
+        self.history.append(self.state)
+
+    @property
+    def tags(self) -> list[str]:
+        return [str(tag) for tag in self.body.get("tags") or []]
+
+    def move(self, state: str) -> None:
+        if state == self.state:
+            return
+        now = now_s()
+        self.previous_state, self.previous_transition_s = self.state, self.transition_s
+        self.state, self.transition_s, self.modified_s = state, now, now
+        self.history.append(state)
+        if state in self.final_states:
+            self.ended_s = now
+
+
+@dataclass(kw_only=True)
+class TaskRecord(Tracked):
+    """A submitted task: the request as sent (echoed back on GET) and what the emulator made of it."""
+
+    instance_ids: list[int]
+    constants: dict[str, str]
     errors: list[dict[str, str]] = field(default_factory=list)
     instances: dict[int, InstanceRecord] = field(default_factory=dict)
     results_count: int = 0
@@ -113,9 +139,11 @@ class TaskRecord:
     stderr: OutputBuffer = field(default_factory=OutputBuffer)
     driver: asyncio.Task[None] | None = None
     folder: str | None = None
-    history: list[str] = field(default_factory=lambda: [SUBMITTED])  # every state it went through, in order
+
+    final_states: ClassVar[frozenset[str]] = TASK_TERMINAL
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         self.instances = {i: InstanceRecord(i) for i in self.instance_ids}
 
     @property
@@ -127,10 +155,6 @@ class TaskRecord:
         return str(self.body.get("name") or "")
 
     @property
-    def tags(self) -> list[str]:
-        return [str(tag) for tag in self.body.get("tags") or []]
-
-    @property
     def pool_uuid(self) -> str | None:
         return self.body.get("poolUuid") or None
 
@@ -138,79 +162,31 @@ class TaskRecord:
     def job_uuid(self) -> str | None:
         return self.body.get("jobUuid") or None
 
-    def move(self, state: str) -> None:
-        if state == self.state:
-            return
-        now = now_s()
-        self.previous_state, self.previous_transition_s = self.state, self.transition_s
-        self.state, self.transition_s, self.modified_s = state, now, now
-        self.history.append(state)
-        if state in TASK_TERMINAL:
-            self.ended_s = now
 
-
-@dataclass
-class JobRecord:
-    uuid: str
-    seq: int
-    body: dict[str, Any]
+@dataclass(kw_only=True)
+class JobRecord(Tracked):
     state: str = JOB_ACTIVE
-    previous_state: str | None = None
-    created_s: float = field(default_factory=now_s)
-    transition_s: float = field(default_factory=now_s)
-    previous_transition_s: float | None = None
-    modified_s: float = field(default_factory=now_s)
     task_uuids: list[str] = field(default_factory=list)
     timer: asyncio.Task[None] | None = None
 
-    @property
-    def tags(self) -> list[str]:
-        return [str(tag) for tag in self.body.get("tags") or []]
+    final_states: ClassVar[frozenset[str]] = frozenset({JOB_COMPLETED})
 
     @property
     def use_dependencies(self) -> bool:
         return bool(self.body.get("useDependencies"))
 
-    def move(self, state: str) -> None:
-        if state == self.state:
-            return
-        now = now_s()
-        self.previous_state, self.previous_transition_s = self.state, self.transition_s
-        self.state, self.transition_s, self.modified_s = state, now, now
 
-
-@dataclass
-class PoolRecord:
-    uuid: str
-    seq: int
-    body: dict[str, Any]
+@dataclass(kw_only=True)
+class PoolRecord(Tracked):
     constants: dict[str, str]
-    state: str = SUBMITTED
-    previous_state: str | None = None
-    created_s: float = field(default_factory=now_s)
-    transition_s: float = field(default_factory=now_s)
-    previous_transition_s: float | None = None
-    modified_s: float = field(default_factory=now_s)
-    ended_s: float | None = None
     task_uuids: list[str] = field(default_factory=list)
     driver: asyncio.Task[None] | None = None
     opened: asyncio.Event = field(default_factory=asyncio.Event)
     stdout: OutputBuffer = field(default_factory=OutputBuffer)
     stderr: OutputBuffer = field(default_factory=OutputBuffer)
 
-    @property
-    def tags(self) -> list[str]:
-        return [str(tag) for tag in self.body.get("tags") or []]
+    final_states: ClassVar[frozenset[str]] = frozenset({POOL_CLOSED})
 
     @property
     def is_open(self) -> bool:
         return self.state in POOL_OPEN
-
-    def move(self, state: str) -> None:
-        if state == self.state:
-            return
-        now = now_s()
-        self.previous_state, self.previous_transition_s = self.state, self.transition_s
-        self.state, self.transition_s, self.modified_s = state, now, now
-        if state == POOL_CLOSED:
-            self.ended_s = now

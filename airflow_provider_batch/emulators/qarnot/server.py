@@ -7,7 +7,6 @@ import asyncio
 import dataclasses
 import logging
 import shutil
-import socket
 import tempfile
 from typing import Any
 
@@ -20,7 +19,7 @@ from airflow_provider_batch.emulators.qarnot.lifecycle import TaskLifecycle
 from airflow_provider_batch.emulators.qarnot.routes import Account, QarnotRoutes
 from airflow_provider_batch.emulators.qarnot.state import Limits, QarnotState
 from airflow_provider_batch.emulators.qarnot.storage import BucketSync, SignedMotoServer
-from airflow_provider_batch.emulators.rest import rest_middleware
+from airflow_provider_batch.emulators.rest import http_url, rest_middleware, serve
 
 log = logging.getLogger(__name__)
 DEFAULT_EMAIL = "emulator@qarnot.local"
@@ -56,8 +55,7 @@ class QarnotEmulator(Emulator):
 
     @property
     def url(self) -> str:
-        host = f"[{self.options.host}]" if ":" in self.options.host else self.options.host
-        return f"http://{host}:{self.port}"
+        return http_url(self.options.host, self.port)
 
     @property
     def storage_url(self) -> str | None:
@@ -95,6 +93,13 @@ class QarnotEmulator(Emulator):
         )
 
     async def start(self) -> None:
+        try:
+            await self._start()
+        except BaseException:
+            await self.stop()  # what did start (moto's thread, the temporary folder) goes
+            raise
+
+    async def _start(self) -> None:
         if self.storage_enabled:
             moto = SignedMotoServer(self.options.host, self.s3_port, self.account.email, self.token)
             await asyncio.to_thread(moto.start)
@@ -113,13 +118,7 @@ class QarnotEmulator(Emulator):
         middlewares: list[Any] = [middleware]  # the shared middleware is typed as a plain callable
         app = web.Application(middlewares=middlewares, client_max_size=64 * 1024 * 1024)
         QarnotRoutes(self.state, self.account).install(app)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        family = socket.AF_INET6 if ":" in self.options.host else socket.AF_INET
-        sock = socket.socket(family, socket.SOCK_STREAM)
-        sock.bind((self.options.host, self.port))
-        self.port = sock.getsockname()[1]
-        await web.SockSite(self._runner, sock).start()
+        self._runner, self.port = await serve(app, self.options.host, self.port)
         log.info("qarnot emulator listening on %s (storage %s)", self.url, self.account.storage_url or "off")
 
     async def stop(self) -> None:

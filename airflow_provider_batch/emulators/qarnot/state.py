@@ -182,7 +182,9 @@ class QarnotState:
         self._check_quotas(len(ids))
         await asyncio.to_thread(self._check_buckets, body)
         self.credits_used += len(ids)
-        task = TaskRecord(str(uuid.uuid4()), next(self._seq), dict(body), ids, constants)
+        task = TaskRecord(
+            uuid=str(uuid.uuid4()), seq=next(self._seq), body=dict(body), instance_ids=ids, constants=constants
+        )
         if pool is not None:
             task.body["poolUuid"] = pool.uuid
             task.body["profile"] = None
@@ -339,7 +341,7 @@ class QarnotState:
         wall = self._wall_seconds(body.get("maxWallTime"), "maxWallTime")
         if self.limits.max_jobs and len(self.jobs) >= self.limits.max_jobs:
             raise forbidden(f"Maximum number of jobs reached ({self.limits.max_jobs}).")
-        job = JobRecord(str(uuid.uuid4()), next(self._seq), dict(body))
+        job = JobRecord(uuid=str(uuid.uuid4()), seq=next(self._seq), body=dict(body))
         self.jobs[job.uuid] = job
         if wall:
 
@@ -426,7 +428,7 @@ class QarnotState:
         await asyncio.to_thread(self._check_buckets, {"advancedResourceBuckets": body.get("advancedResourceBuckets")})
         constants = dict(PROFILES[profile])
         constants.update(_constants(body.get("constants"), "pool"))
-        pool = PoolRecord(str(uuid.uuid4()), next(self._seq), dict(body), constants)
+        pool = PoolRecord(uuid=str(uuid.uuid4()), seq=next(self._seq), body=dict(body), constants=constants)
         self.pools[pool.uuid] = pool
 
         async def open_pool() -> None:

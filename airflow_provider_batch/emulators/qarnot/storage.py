@@ -22,6 +22,7 @@ from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoReque
 from werkzeug.serving import make_server
 
 from airflow_provider_batch.emulators.qarnot.s3auth import SignatureCheck
+from airflow_provider_batch.emulators.rest import http_url
 
 log = logging.getLogger(__name__)
 REGION = "us-east-1"
@@ -34,25 +35,34 @@ class SignedMotoServer(ThreadedMotoServer):
         super().__init__(ip_address=host, port=port, verbose=False)
         self._access_key = access_key
         self._secret = secret
+        self._error: str | None = None
 
     def _server_entry(self) -> None:
         logging.getLogger("werkzeug").setLevel(logging.WARNING)  # not one INFO line per S3 request
         app = DomainDispatcherApplication(create_backend_app)  # S3, from the signed credential scope
-        self._server = make_server(
-            self._ip_address,
-            self._port,
-            SignatureCheck(app, self._access_key, self._secret),
-            True,
-            request_handler=MotoRequestHandler,
-        )
+        try:
+            self._server = make_server(
+                self._ip_address,
+                self._port,
+                SignatureCheck(app, self._access_key, self._secret),
+                True,
+                request_handler=MotoRequestHandler,
+            )
+        except (OSError, SystemExit) as err:  # werkzeug exits on a busy port: say so, do not leave start() waiting
+            self._error = "the port is in use" if isinstance(err, SystemExit) else str(err)
+            self._server_ready_event.set()
+            return
         self._server_ready_event.set()
         self._server.serve_forever()
 
+    def start(self) -> None:
+        super().start()
+        if self._error is not None:
+            raise OSError(f"cannot serve S3 on {self._ip_address}:{self._port}: {self._error}")
+
     @property
     def url(self) -> str:
-        host, port = self.get_host_and_port()
-        host = f"[{host}]" if ":" in host else host
-        return f"http://{host}:{port}"
+        return http_url(*self.get_host_and_port())
 
 
 def md5_of(path: str) -> str:
