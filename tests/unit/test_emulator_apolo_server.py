@@ -202,3 +202,21 @@ def test_since_is_inclusive_to_the_microsecond_and_timestamps_are_rfc3339_nano()
     assert options.render(lines) == [b"2026-01-02T03:04:05.123456000Z at\n", b"2026-01-02T03:04:05.123456789Z after\n"]
     naive = LogOptions(since=at.replace(tzinfo=None), timestamps=False, separator=b"SEP", debug=False)
     assert naive.render(lines) == [b"at\n", b"after\n"]
+
+
+async def test_stopping_closes_open_log_streams_at_once() -> None:
+    emulator = ApoloEmulator(CommonOptions(step_ms=2))
+    await emulator.start()
+    try:
+        async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {emulator.token}"}) as http:
+            job = await start(http, emulator.url, "sleep 30")
+            await wait_for(http, emulator.url, job["id"], "running")
+            async with http.ws_connect(f"{emulator.url}/jobs/{job['id']}/log_ws") as ws:
+                await asyncio.sleep(0.05)
+                started = asyncio.get_running_loop().time()
+                await emulator.stop()
+                assert asyncio.get_running_loop().time() - started < 1.0
+                message = await ws.receive()
+                assert (message.type, message.data) == (aiohttp.WSMsgType.CLOSE, 1001)  # going away
+    finally:
+        await emulator.stop()

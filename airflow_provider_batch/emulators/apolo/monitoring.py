@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import logging
 import secrets
 import time
 from collections.abc import Awaitable, Callable
@@ -20,6 +20,8 @@ from airflow_provider_batch.emulators.faults import FaultPlan
 from airflow_provider_batch.emulators.rest import route_of
 from airflow_provider_batch.emulators.runner import OutputLine
 from airflow_provider_batch.emulators.timefmt import format_ns
+
+log = logging.getLogger(__name__)
 
 HEARTBEAT_S = 30.0
 MAX_FRAME = 64 * 1024
@@ -116,22 +118,35 @@ class Monitoring:
         self.state = state
         self.faults = faults
         self.top_interval_s = top_interval_s
+        self._open_sockets: set[web.WebSocketResponse] = set()
 
     async def _open(
         self, request: web.Request, body: Callable[[web.WebSocketResponse], Awaitable[None]]
     ) -> web.StreamResponse:
-        """Upgrade, run `body` beside a reader, close. A fault refuses the handshake (503) or breaks the stream."""
+        """Upgrade, run `body` beside a reader of what the client sends, close when either ends."""
         ws = web.WebSocketResponse(heartbeat=HEARTBEAT_S)
         await ws.prepare(request)
         reader = asyncio.ensure_future(_drain(ws))
+        sender = asyncio.ensure_future(body(ws))
+        self._open_sockets.add(ws)
         try:
-            await asyncio.wait({reader, asyncio.ensure_future(body(ws))}, return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait({reader, sender}, return_when=asyncio.FIRST_COMPLETED)
         finally:
-            reader.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await reader
+            self._open_sockets.discard(ws)
+            for task in (reader, sender):
+                task.cancel()
+            for outcome in await asyncio.gather(reader, sender, return_exceptions=True):
+                if isinstance(outcome, Exception) and not isinstance(outcome, ConnectionError):
+                    log.error("apolo emulator: %s failed", request.path, exc_info=outcome)
             await ws.close()
         return ws
+
+    async def close_all(self) -> None:
+        """Shutdown: close every open log and top stream (1001, going away) instead of waiting for their jobs."""
+        await asyncio.gather(
+            *(ws.close(code=WSCloseCode.GOING_AWAY, message=b"emulator stopping") for ws in list(self._open_sockets)),
+            return_exceptions=True,
+        )
 
     def _fault_after(self, request: web.Request) -> int | None:
         fault = self.faults.stream(route_of(request))

@@ -165,6 +165,7 @@ class ApoloEmulator(Emulator):
         log.info("apolo emulator listening on %s", self.url)
 
     async def stop(self) -> None:
+        await self.monitoring.close_all()
         await self.state.shutdown()
         await self.runner.kill_all()
         if self._runner is not None:
