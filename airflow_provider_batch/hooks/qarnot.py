@@ -83,12 +83,11 @@ def missing_status(job_id: str, message: str = "") -> JobStatus:
 
 @dataclass(frozen=True)
 class QarnotSubmission:
-    """What the operator asks the hook to submit: a task, the local files to upload first (bucket -> paths), the
-    input buckets that must exist, and where results go (the result bucket is created if missing)."""
+    """What the operator asks the hook to submit: a task, the local files to upload first (bucket -> paths), and
+    where results go (the result bucket is created if missing)."""
 
     spec: TaskSpec
     input_files: Mapping[str, Sequence[str]] = field(default_factory=dict)
-    input_buckets: Sequence[str] = ()
     result_bucket: str | None = None
 
 
@@ -154,13 +153,6 @@ class QarnotHook(BatchHook):
                     client.upload_folder(bucket, local)
                 else:
                     client.upload_file(bucket, local)
-        for bucket in request.input_buckets:
-            try:
-                client.retrieve_bucket(bucket)
-            except QarnotMissingBucketError:
-                raise InvalidJobSpecError(
-                    "input_buckets", f"bucket {bucket!r} does not exist", "create it, or upload with input_files"
-                ) from None
         if request.result_bucket:
             client.retrieve_or_create_bucket(request.result_bucket)
         tag = submission_tag(identity, generation)
@@ -172,6 +164,16 @@ class QarnotHook(BatchHook):
         if request.result_bucket:
             details["result_bucket"] = request.result_bucket
         return self.job_ref(uuid, details)
+
+    def check_input_buckets(self, buckets: Sequence[str]) -> None:
+        """InvalidJobSpecError for the first bucket that does not exist (so that nothing is submitted)."""
+        for bucket in buckets:
+            try:
+                self.client.retrieve_bucket(bucket)
+            except QarnotMissingBucketError:
+                raise InvalidJobSpecError(
+                    "input_buckets", f"bucket {bucket!r} does not exist", "create it, or upload with input_files"
+                ) from None
 
     def _submit_once(self, spec: TaskSpec, tag: str) -> str:
         """POST the task; after a 5xx or a lost answer, look for it by its submission tag before posting again."""

@@ -122,6 +122,8 @@ class QarnotOperator(BatchJobOperator):
         if self.results_dir and not self.result_bucket:
             raise InvalidJobSpecError("results_dir", "needs a result bucket", "set result_bucket too")
         input_files = self._input_files()
+        existing = [bucket for bucket in self.input_buckets if bucket not in input_files]
+        self.hook.check_input_buckets(existing)  # type: ignore[attr-defined]
         ti = context["ti"]
         spec = TaskSpec(
             name=self.name or f"{ti.dag_id}.{ti.task_id}",
@@ -139,7 +141,7 @@ class QarnotOperator(BatchJobOperator):
             scheduling_type=self.scheduling_type,
             max_retries_per_instance=self.max_retries_per_instance,
         )
-        return QarnotSubmission(spec, input_files, list(self.input_buckets), self.result_bucket or None)
+        return QarnotSubmission(spec, input_files, self.result_bucket or None)
 
     def _instances(self) -> tuple[int | None, str | None]:
         if self.instance_count is not None and self.instance_ranges:

@@ -132,14 +132,12 @@ def test_submit_uploads_checks_buckets_and_tags_the_task(hook, tmp_path):
     request = QarnotSubmission(
         TaskSpec("n", "docker-batch", tags=["mine"]),
         input_files={"in": [str(tmp_path / "a.txt"), str(tmp_path / "dir")]},
-        input_buckets=["shared"],
         result_bucket="out",
     )
     job = hook.submit_job(request, IDENTITY, 0)
     client = hook.client
     client.upload_file.assert_called_once_with("in", tmp_path / "a.txt")
     client.upload_folder.assert_called_once_with("in", tmp_path / "dir")
-    client.retrieve_bucket.assert_called_once_with("shared")
     assert [c.args[0] for c in client.retrieve_or_create_bucket.call_args_list] == ["in", "out"]
     spec = client.submit_task.call_args.args[0]
     assert spec.tags[:2] == ["mine", PROVIDER_TAG]
@@ -152,11 +150,11 @@ def test_submit_uploads_checks_buckets_and_tags_the_task(hook, tmp_path):
     assert submission_tag(IDENTITY, 0) != submission_tag(IDENTITY, 2)
 
 
-def test_a_missing_input_bucket_is_refused_before_submitting(hook):
+def test_a_missing_input_bucket_is_named(hook):
+    hook.check_input_buckets(["here"])
     hook.client.retrieve_bucket.side_effect = errors.QarnotMissingBucketError("HEAD", "404", "no bucket")
     with pytest.raises(InvalidJobSpecError, match="input_buckets: bucket 'gone' does not exist"):
-        hook.submit_job(QarnotSubmission(TaskSpec("n", "docker-batch"), input_buckets=["gone"]), IDENTITY, 0)
-    hook.client.submit_task.assert_not_called()
+        hook.check_input_buckets(["gone"])
 
 
 def test_a_submit_whose_answer_was_lost_is_found_by_its_tag_not_posted_twice(hook, monkeypatch):

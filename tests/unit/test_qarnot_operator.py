@@ -70,6 +70,15 @@ def test_bad_input_fails_for_good_and_submits_nothing(hook, kwargs, message):
     hook.find_jobs.assert_not_called()
 
 
+def test_a_missing_input_bucket_fails_for_good_before_submitting(hook):
+    from airflow_provider_batch.common.errors import InvalidJobSpecError
+
+    hook.check_input_buckets.side_effect = InvalidJobSpecError("input_buckets", "bucket 'gone' does not exist")
+    with pytest.raises(AirflowFailException, match="input_buckets: bucket 'gone' does not exist"):
+        operator(input_buckets=["gone"]).execute(context())
+    hook.submit_job.assert_not_called()
+
+
 def test_the_request_holds_the_task_its_inputs_and_results(hook):
     hook.get_status.side_effect = [SUCCEEDED]
     op = operator(
@@ -104,6 +113,7 @@ def test_the_request_holds_the_task_its_inputs_and_results(hook):
     assert (spec.scheduling_type, spec.max_retries_per_instance) == ("OnDemand", 2)
     assert request.input_files == {"in": ["data.csv"]} and request.result_bucket == "out"
     assert (identity.uri, generation) == ("airflow://dag/task/run1/-1", 0)
+    hook.check_input_buckets.assert_called_once_with(["shared"])  # "in" is uploaded, so created
 
 
 def test_a_pool_and_a_job_are_passed_through(hook):
