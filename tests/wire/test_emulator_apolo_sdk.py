@@ -321,3 +321,16 @@ async def test_pass_config_hands_the_job_the_platform_blob(
     assert job.pass_config
     assert (await wait_finished(client, job.id)).status is JobStatus.SUCCEEDED
     assert (await logs_of(client, job.id)).decode().strip() == apolo_emulator.passed_config
+
+
+async def test_get_logs_in_from_the_apolo_passed_config_variable(
+    apolo_emulator: ApoloEmulatorEndpoint, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("APOLO_PASSED_CONFIG", apolo_emulator.passed_config)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    async with apolo_sdk.get(path=tmp_path / "config") as sdk_client:
+        assert sdk_client.config.project_name == apolo_emulator.entry["project"]
+        async with sdk_client.jobs.list(statuses=[JobStatus.RUNNING], limit=5) as jobs:
+            statuses = {job.status async for job in jobs}
+        assert statuses <= {JobStatus.RUNNING}
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["config"]
