@@ -220,3 +220,15 @@ async def test_stopping_closes_open_log_streams_at_once() -> None:
                 assert (message.type, message.data) == (aiohttp.WSMsgType.CLOSE, 1001)  # going away
     finally:
         await emulator.stop()
+
+
+def test_command_line_flags() -> None:
+    from airflow_provider_batch.emulators.cli import build_parser, options_from
+
+    parser = build_parser()
+    args = parser.parse_args(["--apolo-minute-ms", "100", "--apolo-suspend-ms", "5", "--apolo-secret", "k=v=w"])
+    emulator = ApoloEmulator.from_arguments(args, options_from(args))
+    lifecycle = emulator.state.lifecycle
+    assert (lifecycle.minute_s, lifecycle.suspend_s, lifecycle.secrets) == (0.1, 0.005, {"k": "v=w"})
+    with pytest.raises(SystemExit, match="--apolo-secret: expected KEY=VALUE"):
+        ApoloEmulator.from_arguments(parser.parse_args(["--apolo-secret", "novalue"]), options_from(args))

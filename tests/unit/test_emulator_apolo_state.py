@@ -223,3 +223,14 @@ async def test_pass_config_gives_the_job_the_platform_variables(state: ApoloStat
     missing = start(state, "true", secret_env={"X": "secret://default/emulator-org/emulator-project/nope"})
     await until(missing, Status.FAILED)
     assert (missing.current.reason, missing.current.description) == ("ContainerCannotRun", "secret(s) not found: nope")
+
+
+async def test_a_job_past_max_job_seconds_fails() -> None:
+    store = ApoloState(SITE, ProcessRunner(max_running=2, default_timeout_s=0.2), LifecycleOptions(step_s=0.002))
+    try:
+        job = start(store, "sleep 30")
+        await until(job, Status.FAILED)
+        assert job.current.reason == "Error" and job.current.exit_code == 137
+        assert job.current.description == "killed after the emulator's --max-job-seconds (0.2 s)"
+    finally:
+        await store.shutdown()
