@@ -203,6 +203,10 @@ async def test_paging_by_token_with_filters(api: Api) -> None:
     )
     assert [t["uuid"] for t in page["data"]] == uuids and "constants" not in page["data"][0]
     assert (await api.call("POST", "/tasks/paginate", {"token": "bogus!"}))[0] == 400
+    # A field a summary lacks (progress) is read on the full task.
+    progress = {"operator": "GreaterOrEqual", "field": "Progress", "value": 0}
+    status, page = await api.call("POST", "/tasks/paginate", {"filter": progress, "maximumResults": 100})
+    assert [t["uuid"] for t in page["data"]] == uuids
     status, found = await api.call(
         "POST",
         "/tasks/search",

@@ -64,3 +64,13 @@ def matches(item: dict[str, Any], node: Any) -> bool:
     if not isinstance(field, str):
         raise bad_request(f"filter: {operator} needs a 'field'")
     return _compare(operator, _field(item, field), node.get("value"))
+
+
+def fields_of(node: Any) -> set[str]:
+    """The field names a filter reads, lower-cased (to pick the cheapest view of an item that has them all)."""
+    if not isinstance(node, dict):
+        return set()
+    found = {str(node["field"]).lower()} if isinstance(node.get("field"), str) else set()
+    for child in node.get("filters") or []:
+        found |= fields_of(child)
+    return found

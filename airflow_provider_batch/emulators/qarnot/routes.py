@@ -159,13 +159,15 @@ class QarnotRoutes:
         return web.json_response({"uuid": task.uuid}, status=201)
 
     async def tasks_page(self, request: web.Request) -> web.Response:
-        return web.json_response(self.state.page(self.state.tasks.values(), task_json, await _body(request)))
+        tasks = self.state.tasks.values()
+        return web.json_response(self.state.page(tasks, task_json, await _body(request), task_summary))
 
     async def task_summaries_page(self, request: web.Request) -> web.Response:
         return web.json_response(self.state.page(self.state.tasks.values(), task_summary, await _body(request)))
 
     async def tasks_search(self, request: web.Request) -> web.Response:
-        return web.json_response(self.state.search(self.state.tasks.values(), task_json, await _body(request)))
+        tasks = self.state.tasks.values()
+        return web.json_response(self.state.search(tasks, task_json, await _body(request), task_summary))
 
     async def get_task(self, request: web.Request) -> web.Response:
         return web.json_response(task_json(self.state.get_task(request.match_info["uuid"])))

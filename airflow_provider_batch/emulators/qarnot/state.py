@@ -8,7 +8,7 @@ import base64
 import itertools
 import shutil
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -19,7 +19,7 @@ from airflow_provider_batch.emulators.qarnot.errors import (
     not_enough_credits,
     not_found,
 )
-from airflow_provider_batch.emulators.qarnot.filters import matches
+from airflow_provider_batch.emulators.qarnot.filters import fields_of, matches
 from airflow_provider_batch.emulators.qarnot.lifecycle import TaskLifecycle
 from airflow_provider_batch.emulators.qarnot.profiles import PROFILES
 from airflow_provider_batch.emulators.qarnot.ranges import MAX_INSTANCES, parse_ranges
@@ -479,7 +479,33 @@ class QarnotState:
 
     # -- listing --------------------------------------------------------------------------------------------------
 
-    def page(self, records: Iterable[R], to_json: Callable[[R], dict[str, Any]], body: Any) -> dict[str, Any]:
+    @staticmethod
+    def _selected(
+        records: Iterable[R],
+        to_json: Callable[[R], dict[str, Any]],
+        view: Callable[[R], dict[str, Any]] | None,
+        node: Any,
+    ) -> Iterator[tuple[R, dict[str, Any]]]:
+        """The records passing the filter, in creation order, with their JSON. The filter is read on `view` (a
+        summary, cheap) when that has every field the filter names, else on the full JSON."""
+        wanted = fields_of(node)
+        for record in sorted(records, key=lambda r: r.seq):
+            cheap = view(record) if view is not None and node is not None else None
+            if cheap is not None and wanted <= {key.lower() for key in cheap}:
+                if matches(cheap, node):
+                    yield record, to_json(record)
+                continue
+            item = to_json(record)
+            if matches(item, node):
+                yield record, item
+
+    def page(
+        self,
+        records: Iterable[R],
+        to_json: Callable[[R], dict[str, Any]],
+        body: Any,
+        view: Callable[[R], dict[str, Any]] | None = None,
+    ) -> dict[str, Any]:
         """Token paging in creation order: `{data, token, nextToken, isTruncated}` for `{filter, token,
         maximumResults}`; the token is opaque to clients (the last sequence number returned)."""
         body = body if isinstance(body, dict) else {}
@@ -494,13 +520,10 @@ class QarnotState:
                 after = int(base64.urlsafe_b64decode(str(token).encode()).decode())
             except ValueError:
                 raise bad_request(f"token {token!r} is not a token this API gave") from None
-        selected = [r for r in sorted(records, key=lambda r: r.seq) if r.seq > after]
+        later = (r for r in records if r.seq > after)
         data: list[dict[str, Any]] = []
         last = after
-        for record in selected:
-            item = to_json(record)
-            if not matches(item, body.get("filter")):
-                continue
+        for record, item in self._selected(later, to_json, view, body.get("filter")):
             if len(data) == maximum:
                 next_token = base64.urlsafe_b64encode(str(last).encode()).decode()
                 return {"data": data, "token": token, "nextToken": next_token, "isTruncated": True}
@@ -508,16 +531,20 @@ class QarnotState:
             last = record.seq
         return {"data": data, "token": token, "nextToken": None, "isTruncated": False}
 
-    def search(self, records: Iterable[R], to_json: Callable[[R], dict[str, Any]], body: Any) -> list[dict[str, Any]]:
+    def search(
+        self,
+        records: Iterable[R],
+        to_json: Callable[[R], dict[str, Any]],
+        body: Any,
+        view: Callable[[R], dict[str, Any]] | None = None,
+    ) -> list[dict[str, Any]]:
         """`POST /{kind}/search`: `{filter, select, maximumResults}` -> the matching items (only `select` fields)."""
         body = body if isinstance(body, dict) else {}
         maximum = body.get("maximumResults")
         select = body.get("select")
         found = []
-        for record in sorted(records, key=lambda r: r.seq):
-            item = to_json(record)
-            if matches(item, body.get("filter")):
-                found.append({k: v for k, v in item.items() if k in select} if select else item)
+        for _, item in self._selected(records, to_json, view, body.get("filter")):
+            found.append({k: v for k, v in item.items() if k in select} if select else item)
             if maximum and len(found) >= maximum:
                 break
         return found
