@@ -209,15 +209,30 @@ class QarnotClient(_Specs):
         """One page of tasks; filters: tags (any of them), tags_intersect (all of them), filter_ (a raw filter)."""
         return self.send(api.tasks_page(token, maximum, **filters))
 
-    def tasks(self, tags: Sequence[str] | None = None, tags_intersect: Sequence[str] | None = None) -> list[QarnotTask]:
-        """Every task (with any of `tags`, or all of `tags_intersect`), page after page."""
-        return self._all(lambda token: api.tasks_page(token, DEFAULT_PAGE_SIZE, tags, tags_intersect))
+    def tasks(
+        self,
+        tags: Sequence[str] | None = None,
+        tags_intersect: Sequence[str] | None = None,
+        page_size: int = DEFAULT_PAGE_SIZE,
+    ) -> list[QarnotTask]:
+        """Every task (with any of `tags`, or all of `tags_intersect`), `page_size` a call, page after page."""
+        return self._all(lambda token: api.tasks_page(token, page_size, tags, tags_intersect))
 
-    def jobs(self, tags: Sequence[str] | None = None, tags_intersect: Sequence[str] | None = None) -> list[QarnotJob]:
-        return self._all(lambda token: api.jobs_page(token, DEFAULT_PAGE_SIZE, tags, tags_intersect))
+    def jobs(
+        self,
+        tags: Sequence[str] | None = None,
+        tags_intersect: Sequence[str] | None = None,
+        page_size: int = DEFAULT_PAGE_SIZE,
+    ) -> list[QarnotJob]:
+        return self._all(lambda token: api.jobs_page(token, page_size, tags, tags_intersect))
 
-    def pools(self, tags: Sequence[str] | None = None, tags_intersect: Sequence[str] | None = None) -> list[QarnotPool]:
-        return self._all(lambda token: api.pools_page(token, DEFAULT_PAGE_SIZE, tags, tags_intersect))
+    def pools(
+        self,
+        tags: Sequence[str] | None = None,
+        tags_intersect: Sequence[str] | None = None,
+        page_size: int = DEFAULT_PAGE_SIZE,
+    ) -> list[QarnotPool]:
+        return self._all(lambda token: api.pools_page(token, page_size, tags, tags_intersect))
 
     def _all(self, page_of: Any) -> list[Any]:
         items: list[Any] = []
@@ -406,19 +421,28 @@ class QarnotAsyncClient(_Specs):
         return await self.send(api.tasks_page(token, maximum, **filters))
 
     async def tasks(
-        self, tags: Sequence[str] | None = None, tags_intersect: Sequence[str] | None = None
+        self,
+        tags: Sequence[str] | None = None,
+        tags_intersect: Sequence[str] | None = None,
+        page_size: int = DEFAULT_PAGE_SIZE,
     ) -> list[QarnotTask]:
-        return await self._all(lambda token: api.tasks_page(token, DEFAULT_PAGE_SIZE, tags, tags_intersect))
+        return await self._all(lambda token: api.tasks_page(token, page_size, tags, tags_intersect))
 
     async def jobs(
-        self, tags: Sequence[str] | None = None, tags_intersect: Sequence[str] | None = None
+        self,
+        tags: Sequence[str] | None = None,
+        tags_intersect: Sequence[str] | None = None,
+        page_size: int = DEFAULT_PAGE_SIZE,
     ) -> list[QarnotJob]:
-        return await self._all(lambda token: api.jobs_page(token, DEFAULT_PAGE_SIZE, tags, tags_intersect))
+        return await self._all(lambda token: api.jobs_page(token, page_size, tags, tags_intersect))
 
     async def pools(
-        self, tags: Sequence[str] | None = None, tags_intersect: Sequence[str] | None = None
+        self,
+        tags: Sequence[str] | None = None,
+        tags_intersect: Sequence[str] | None = None,
+        page_size: int = DEFAULT_PAGE_SIZE,
     ) -> list[QarnotPool]:
-        return await self._all(lambda token: api.pools_page(token, DEFAULT_PAGE_SIZE, tags, tags_intersect))
+        return await self._all(lambda token: api.pools_page(token, page_size, tags, tags_intersect))
 
     async def _all(self, page_of: Any) -> list[Any]:
         items: list[Any] = []

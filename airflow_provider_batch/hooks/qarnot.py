@@ -81,6 +81,13 @@ def missing_status(job_id: str, message: str = "") -> JobStatus:
     return JobStatus(JobState.UNKNOWN, "Missing", message or f"Qarnot does not know task {job_id}")
 
 
+def _over_or_gone(job: JobRef, error: QarnotUnauthorizedError | QarnotMissingTaskError) -> None:
+    """An abort refused because the task is over (403) or gone (404) is no failure; a bad token (401) is."""
+    if error.status == "401":
+        raise error
+    log.info("Qarnot did not abort task %s (%s): it is over or gone", job.job_id, error.message)
+
+
 @dataclass(frozen=True)
 class QarnotSubmission:
     """What the operator asks the hook to submit: a task, the local files to upload first (bucket -> paths), and
@@ -216,9 +223,7 @@ class QarnotHook(BatchHook):
         try:
             self.client.abort_task(job.job_id)
         except (QarnotUnauthorizedError, QarnotMissingTaskError) as error:
-            if error.status == "401":
-                raise
-            log.info("Qarnot did not abort task %s (%s): it is over or gone", job.job_id, error.message)
+            _over_or_gone(job, error)
 
     def read_logs(self, job: JobRef, cursor: str) -> tuple[list[str], str]:
         """New lines of stdout, then of stderr (prefixed `stderr: `). Qarnot keeps the cursor itself (the "fresh"
@@ -279,9 +284,7 @@ class QarnotHook(BatchHook):
         try:
             await client.abort_task(job.job_id)
         except (QarnotUnauthorizedError, QarnotMissingTaskError) as error:
-            if error.status == "401":
-                raise
-            log.info("Qarnot did not abort task %s (%s): it is over or gone", job.job_id, error.message)
+            _over_or_gone(job, error)
 
     # -- the connection form on Airflow < 3.2 (3.2+ reads conn-fields from get_provider_info) ------------------
 

@@ -82,6 +82,19 @@ def test_test_connection_asks_for_the_user(hook):
     assert hook.test_connection() == (False, "Qarnot GET /info failed with 401: bad token")
 
 
+def test_the_provider_declares_the_connection_type():
+    from airflow.sdk.providers_manager_runtime import ProvidersManagerTaskRuntime
+
+    from airflow_provider_batch.get_provider_info import get_provider_info
+
+    assert "qarnot" in ProvidersManagerTaskRuntime().hooks
+    (info,) = [c for c in get_provider_info()["connection-types"] if c["connection-type"] == "qarnot"]
+    assert info["hook-class-name"] == "airflow_provider_batch.hooks.qarnot.QarnotHook"
+    assert set(info["conn-fields"]) == {"storage_url", "verify_tls", "timeout", "console_url_template"}
+    assert QarnotHook.get_ui_field_behaviour() == info["ui-field-behaviour"]
+    assert "airflow_provider_batch.operators.qarnot" in get_provider_info()["operators"][0]["python-modules"]
+
+
 # -- states -------------------------------------------------------------------------------------------------------
 
 
@@ -233,6 +246,20 @@ class FakeAsyncClient:
 
     async def close(self) -> None:
         pass
+
+
+async def test_async_cancel_aborts_and_leaves_a_finished_task_alone():
+    hook = QarnotHook("q")
+    fake = mock.AsyncMock()
+    hook._async_client = fake
+    job = JobRef("qarnot", "q", "t-1")
+    await hook.acancel_job(job, "killed")
+    fake.abort_task.assert_awaited_once_with("t-1")
+    fake.abort_task.side_effect = errors.QarnotMissingTaskError("POST", "404", "gone")
+    await hook.acancel_job(job, "killed")
+    fake.abort_task.side_effect = errors.QarnotUnauthorizedError("POST", "401", "bad token")
+    with pytest.raises(errors.QarnotUnauthorizedError):
+        await hook.acancel_job(job, "killed")
 
 
 async def test_statuses_of_many_jobs_take_one_list_call_per_hundred():

@@ -113,11 +113,17 @@ def test_abort_then_delete(client: QarnotClient) -> None:
         client.retrieve_task(uuid_)
 
 
-def test_many_tasks_in_one_post(client: QarnotClient) -> None:
-    specs = [client.create_task(name("bulk"), "docker-batch", constants={"DOCKER_CMD": "true"}) for _ in range(3)]
+def test_many_tasks_in_one_post_then_listed_page_by_page(client: QarnotClient) -> None:
+    tag = name("bulk")
+    specs = [
+        client.create_task(name("bulk"), "docker-batch", constants={"DOCKER_CMD": "true"}, tags=[tag]) for _ in range(5)
+    ]
     answers = client.submit_tasks(specs)
-    assert all(a.ok for a in answers) and len({a.uuid for a in answers}) == 3
+    assert all(a.ok for a in answers) and len({a.uuid for a in answers}) == 5
     assert all(wait(client, a.uuid).state == TaskState.SUCCESS for a in answers)
+    first = client.tasks_page(maximum=2, tags=[tag])
+    assert len(first.items) == 2 and first.is_truncated and first.next_token
+    assert sorted(t.uuid for t in client.tasks(tags=[tag], page_size=2)) == sorted(a.uuid for a in answers)
 
 
 def test_jobs_and_pools(client: QarnotClient) -> None:
