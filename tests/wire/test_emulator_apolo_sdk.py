@@ -18,6 +18,10 @@ from apolo_sdk import Container, JobDescription, JobRestartPolicy, JobStatus, Re
 from conftest import ApoloEmulatorEndpoint
 from yarl import URL
 
+from airflow_provider_batch.emulators.apolo import ApoloEmulator
+from airflow_provider_batch.emulators.base import CommonOptions
+from airflow_provider_batch.emulators.faults import FaultPlan, StreamFault
+
 pytestmark = pytest.mark.wire
 
 FINISHED = (JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED)
@@ -334,3 +338,29 @@ async def test_get_logs_in_from_the_apolo_passed_config_variable(
             statuses = {job.status async for job in jobs}
         assert statuses <= {JobStatus.RUNNING}
     assert sorted(path.name for path in tmp_path.iterdir()) == ["config"]
+
+
+async def test_a_broken_log_stream_looks_like_an_end_to_the_sdk(tmp_path: Path) -> None:
+    """Why a client must check the job's status when `monitor` ends, and resume with `since`: a stream broken by
+    the platform (here an injected fault, close code 1011) ends the SDK's iterator without an error."""
+
+    class BreakAfterOneFrame(FaultPlan):
+        def stream(self, method: str) -> StreamFault | None:
+            return StreamFault(1)
+
+    async with ApoloEmulator(CommonOptions(step_ms=2)) as emulator:
+        factory = apolo_sdk.Factory(tmp_path / "apolo")
+        entry = emulator.ready_info()
+        await factory.login_with_passed_config(entry["passed_config"])
+        async with await factory.get() as sdk_client:
+            job = await start(sdk_client, "sh -c 'echo first; sleep 2; echo second'")
+            await wait_status(sdk_client, job.id, JobStatus.RUNNING)
+            await asyncio.sleep(0.1)
+            emulator.monitoring.faults = BreakAfterOneFrame()
+            cut = (await logs_of(sdk_client, job.id, timestamps=True)).decode()
+            assert cut.split(" ", 1)[1] == "first\n"  # one frame, then the stream is cut: no error raised
+            assert (await sdk_client.jobs.status(job.id)).status is JobStatus.RUNNING  # ...while the job runs on
+            emulator.monitoring.faults = FaultPlan()
+            done = await wait_finished(sdk_client, job.id)
+            assert done.status is JobStatus.SUCCEEDED
+            assert (await logs_of(sdk_client, job.id)).endswith(b"second\n")
