@@ -7,8 +7,10 @@ signed with the account's email and token.
 
 from __future__ import annotations
 
+import json
 import os
 import time
+import urllib.request
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -243,6 +245,28 @@ def test_storage_off_quotas_and_credits() -> None:
         assert wait_for(task) == "Success" and task.stdout() == "no buckets needed\n" * 2
         with pytest.raises(MaxTaskException):
             docker_task(conn, "true").submit()
+
+
+def test_the_sdk_retries_injected_faults() -> None:
+    flags = ["--fault-rate", "0.4", "--fault-seed", "11", "--qarnot-no-storage", "--step-ms", "10"]
+    with launch(["--only", "qarnot", *flags]) as emu:
+        ready = emu["qarnot"]
+        conn = Connection(cluster_url=ready["url"], client_token=ready["token"], retry_count=10, retry_wait=0.001)
+        for _ in range(5):
+            assert conn.profiles_names() == ["docker-batch", "docker-network"]
+            assert conn.user_info.email == ready["email"]
+        with urllib.request.urlopen(f"{emu.admin}/faults", timeout=10) as response:
+            injected = json.load(response)["qarnot"]
+        assert sum(injected.values()) > 0  # the SDK met 503s and retried through them
+        no_retry = Connection(cluster_url=ready["url"], client_token=ready["token"], retry_count=0)
+        answers = set()
+        for _ in range(20):
+            try:
+                no_retry.profiles_names()
+                answers.add("ok")
+            except QarnotGenericException as err:
+                answers.add(str(err))
+        assert answers == {"ok", "Error: Service Unavailable"}  # a 503, as the SDK words it
 
 
 def test_update_resources_reaches_a_running_task(conn: Connection, bucket_name: Callable[[str], str]) -> None:
