@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import math
 import time
 import uuid
@@ -20,11 +21,14 @@ from airflow_provider_batch.clients.qarnot_config import QarnotConfig
 from airflow_provider_batch.clients.qarnot_types import QarnotTask, ResourceBucket, TaskState
 from airflow_provider_batch.common.identity import JobIdentity
 from airflow_provider_batch.common.retry import RetryPolicy
-from airflow_provider_batch.hooks.qarnot import QarnotHook, QarnotSubmission
+from airflow_provider_batch.emulators import launch
+from airflow_provider_batch.hooks import qarnot as hook_module
+from airflow_provider_batch.hooks.qarnot import PROVIDER_TAG, QarnotHook, QarnotSubmission
 from airflow_provider_batch.triggers.batch import BatchJobTrigger
 
 pytestmark = pytest.mark.wire
 FAST = RetryPolicy(max_attempts=2, initial_backoff=0.05, max_backoff=0.1)
+PATIENT = RetryPolicy(max_attempts=10, initial_backoff=0.01, max_backoff=0.05)
 
 
 def config(endpoint: QarnotEmulatorEndpoint, token: str | None = None) -> QarnotConfig:
@@ -254,3 +258,49 @@ def test_the_hook_submits_once_and_finds_its_task_again(qarnot_emulator: QarnotE
     assert hook.read_logs(job, "")[0] == ["found"]
     assert hook.test_connection()[0]
     hook.cancel_job(job, "over already")  # a finished task is left alone, without an error
+
+
+def test_quotas_credits_and_no_storage_are_typed() -> None:
+    flags = ["--qarnot-no-storage", "--qarnot-max-tasks", "1", "--qarnot-credits", "3", "--step-ms", "10"]
+    with launch(["--only", "qarnot", "--qarnot-port", "0", "--admin-port", "0", *flags]) as emulators:
+        ready = emulators["qarnot"]
+        cfg = QarnotConfig(token=ready["token"], cluster_url=ready["url"], retry=FAST)
+        with QarnotClient(cfg) as client:
+            with pytest.raises(errors.QarnotNotEnoughCreditsError) as credits:
+                client.submit_task(client.create_task("big", "docker-batch", 4, constants={"DOCKER_CMD": "true"}))
+            assert credits.value.message and not credits.value.retryable
+            client.submit_task(client.create_task("one", "docker-batch", 1, constants={"DOCKER_CMD": "true"}))
+            with pytest.raises(errors.QarnotQuotaReachedError, match=r"(?i)maximum number of tasks"):
+                client.submit_task(client.create_task("two", "docker-batch", 1, constants={"DOCKER_CMD": "true"}))
+            with pytest.raises(errors.QarnotStorageUnavailableError):
+                client.create_bucket("nowhere")
+
+
+def test_submissions_survive_lost_answers_without_duplicates(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """At a 30% fault rate half the faults strike after the work: the task exists but its answer is lost. The hook
+    finds it by its submission tag instead of posting it again, so every task instance ends with one task."""
+    flags = ["--fault-rate", "0.3", "--fault-seed", "7", "--qarnot-no-storage", "--step-ms", "10"]
+    with launch(["--only", "qarnot", "--qarnot-port", "0", "--admin-port", "0", *flags]) as emulators:
+        ready = emulators["qarnot"]
+        monkeypatch.setenv(
+            "AIRFLOW_CONN_QARNOT_FAULTY",
+            json.dumps({"conn_type": "qarnot", "host": ready["url"], "password": ready["token"]}),
+        )
+        monkeypatch.setattr(hook_module, "SUBMIT_RETRY", RetryPolicy(max_attempts=10, initial_backoff=0.01))
+        hook = QarnotHook("qarnot_faulty")
+        hook.client.config = QarnotConfig(token=ready["token"], cluster_url=ready["url"], retry=PATIENT)
+        run = uuid.uuid4().hex[:6]
+        identities = [JobIdentity("faulty_dag", f"task{i}", run) for i in range(12)]
+        with caplog.at_level(logging.INFO, logger=hook_module.__name__):
+            submitted = [
+                hook.submit_job(QarnotSubmission(hook.client.create_task(f"t{i}", "docker-batch")), identity, 0)
+                for i, identity in enumerate(identities)
+            ]
+        posts = emulators.stats()["qarnot"].get("POST /tasks", 0)
+        mine = [t for t in hook.client.tasks(tags=[PROVIDER_TAG]) if f"airflow.run_id={run}" in t.tags]
+        assert sorted(t.uuid for t in mine) == sorted(job.job_id for job in submitted)  # one task per identity
+        assert posts > len(identities)  # faults really struck the submissions
+        recovered = [r for r in caplog.records if "from an earlier submit whose answer was lost" in r.getMessage()]
+        assert recovered  # and some struck after the task was created
