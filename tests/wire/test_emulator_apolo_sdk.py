@@ -353,7 +353,7 @@ async def test_a_broken_log_stream_looks_like_an_end_to_the_sdk(tmp_path: Path) 
         entry = emulator.ready_info()
         await factory.login_with_passed_config(entry["passed_config"])
         async with await factory.get() as sdk_client:
-            job = await start(sdk_client, "sh -c 'echo first; sleep 2; echo second'")
+            job = await start(sdk_client, "sh -c 'echo first; sleep 1; echo second'")
             await wait_status(sdk_client, job.id, JobStatus.RUNNING)
             await asyncio.sleep(0.1)
             emulator.monitoring.faults = BreakAfterOneFrame()

@@ -96,7 +96,7 @@ def epoch_ns(moment: datetime) -> int:
 
 class FrameBudget:
     """Sends lines as binary frames of up to 64 KiB; with an injected fault, breaks the stream (close code 1011)
-    once `break_after` frames were sent."""
+    right after the `break_after`-th frame."""
 
     def __init__(self, ws: web.WebSocketResponse, break_after: int | None) -> None:
         self.ws = ws
@@ -104,12 +104,13 @@ class FrameBudget:
         self.sent = 0
 
     async def send(self, lines: list[bytes]) -> bool:
+        """False once the stream is broken (the caller stops)."""
         for frame in _frames(lines):
+            await self.ws.send_bytes(frame)
+            self.sent += 1
             if self.break_after is not None and self.sent >= self.break_after:
                 await self.ws.close(code=WSCloseCode.INTERNAL_ERROR, message=FAULT_CLOSE_MESSAGE)
                 return False
-            await self.ws.send_bytes(frame)
-            self.sent += 1
         return True
 
 
