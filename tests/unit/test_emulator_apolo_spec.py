@@ -67,6 +67,8 @@ def test_the_container_form_needs_resources() -> None:
     body["container"] = {"image": "ubuntu"}
     assert refused(body, from_preset=False).body == {"error": "{'resources': DataError('is required')}"}
     assert "container" in refused({"project_name": SITE.project}, from_preset=False).body["error"]
+    body["container"] = {"image": "ubuntu", "resources": {"cpu": 1, "memory": 1}, "bogus": 1}
+    assert refused(body, from_preset=False).body == {"error": "{'bogus': DataError('bogus is not allowed key')}"}
 
 
 @pytest.mark.parametrize(

@@ -77,6 +77,9 @@ async def test_success_path_and_the_sdk_reads_every_step(state: ApoloState) -> N
     assert last.history.exit_code == 0 and last.name == "first-job" and last.tags == ["t"]
     assert last.price_credits_per_hour == 0.5 and last.total_price_credits >= 0
     assert sorted((line.stream, line.text) for line in job.logs) == [("stderr", "err"), ("stdout", "out")]
+    container = job_json(job)["container"]  # as platform-api echoes it
+    assert container["env"] == {} and container["volumes"] == []
+    assert container["resources"] == {"cpu": 1.0, "memory": 2 * 1024**3, "memory_mb": 2048, "shm": False}
 
 
 async def test_jobs_beyond_max_running_wait_in_scheduling_and_schedule_timeout_fails_them(state: ApoloState) -> None:

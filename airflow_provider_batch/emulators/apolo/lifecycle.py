@@ -9,7 +9,6 @@ import asyncio
 import contextlib
 import enum
 import logging
-import os
 import shlex
 import signal
 from collections.abc import Mapping
@@ -24,7 +23,8 @@ log = logging.getLogger(__name__)
 MAX_LOG_LINES = 100_000  # kept per job for log_ws
 SIGKILL_EXIT = 128 + signal.SIGKILL  # what the container runtime reports for a killed container
 START_ERROR_EXIT = 128  # Kubernetes' exit code for a container that could not start
-DESCRIPTION_LINES = 10  # output lines kept in a failed job's description
+DESCRIPTION_LINES = 10  # output lines kept in a failed job's description...
+DESCRIPTION_CHARS = 2000  # ...and at most this many characters of them
 PASSED_CONFIG_VARIABLES = ("APOLO_PASSED_CONFIG", "NEURO_PASSED_CONFIG")
 
 
@@ -81,8 +81,14 @@ class Lifecycle:
     # -- transitions --------------------------------------------------------------------------------------------
 
     @staticmethod
-    def move(job: JobRecord, status: Status, reason: str | None = None, description: str | None = None,
-             exit_code: int | None = None) -> bool:  # fmt: skip
+    def move(
+        job: JobRecord,
+        status: Status,
+        reason: str | None = None,
+        description: str | None = None,
+        exit_code: int | None = None,
+    ) -> bool:
+        """Record a new status item now; False if the job had already finished (a finished job never changes)."""
         return job.move(StatusItem(status, now(), reason, description, exit_code))
 
     def start(self, job: JobRecord) -> None:
@@ -124,10 +130,8 @@ class Lifecycle:
             try:  # a job that cannot get a place of --max-running within its schedule_timeout fails
                 await asyncio.wait_for(slot.enter_async_context(self.runner.slot()), job.spec.schedule_timeout)
             except asyncio.TimeoutError:
-                self.move(
-                    job, Status.FAILED, Reason.CLUSTER_SCALE_UP_FAILED,
-                    "Failed to scale up the cluster to get more resources",
-                )  # fmt: skip
+                description = "Failed to scale up the cluster to get more resources"
+                self.move(job, Status.FAILED, Reason.CLUSTER_SCALE_UP_FAILED, description)
                 return
             async with slot:
                 self.holding += 1
@@ -227,7 +231,7 @@ class Lifecycle:
         if succeeded:
             self.move(job, Status.SUCCEEDED, Reason.COMPLETED, exit_code=0)
             return
-        tail = os.linesep.join(line.text for line in job.logs[-DESCRIPTION_LINES:])
+        tail = "\n".join(line.text for line in job.logs[-DESCRIPTION_LINES:])[-DESCRIPTION_CHARS:]
         if result.start_error is not None:
             self.move(job, Status.FAILED, Reason.CONTAINER_CANNOT_RUN, result.start_error, START_ERROR_EXIT)
         elif result.timed_out:

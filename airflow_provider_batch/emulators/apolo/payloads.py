@@ -30,6 +30,24 @@ def total_price(job: JobRecord) -> str:
     return str((Decimal(job.spec.credits_per_hour) * hours).quantize(Decimal("0.0001")))
 
 
+def container_json(container: dict[str, Any]) -> dict[str, Any]:
+    """The container as platform-api echoes it: `env` and `volumes` always there, `memory_mb` beside `memory`,
+    `http` with its health-check path; the rest as it was sent."""
+    data: dict[str, Any] = {"image": container["image"], "env": container.get("env", {}), "volumes": []}
+    data.update({key: container[key] for key in ("entrypoint", "command") if key in container})
+    resources = dict(container.get("resources") or {})
+    resources["memory_mb"] = int(resources.get("memory", 0)) // 2**20
+    data["resources"] = resources
+    if "http" in container:
+        data["http"] = {"health_check_path": "/", "requires_auth": False, **container["http"]}
+    for key in ("volumes", "secret_volumes", "disk_volumes", "secret_env", "working_dir"):
+        if container.get(key):
+            data[key] = container[key]
+    if container.get("tty"):
+        data["tty"] = True
+    return data
+
+
 def job_json(job: JobRecord) -> dict[str, Any]:
     """The JobDescription document: the 11 keys the SDK requires, and the optional ones the server adds."""
     spec, current = job.spec, job.current
@@ -58,7 +76,7 @@ def job_json(job: JobRecord) -> dict[str, Any]:
         "status": current.status.value,
         "statuses": [status_item_json(item) for item in job.history],
         "history": history,
-        "container": spec.container,
+        "container": container_json(spec.container),
         "scheduler_enabled": spec.scheduler_enabled,
         "preemptible_node": spec.preemptible_node,
         "is_preemptible": spec.scheduler_enabled,

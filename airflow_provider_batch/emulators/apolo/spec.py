@@ -93,6 +93,8 @@ def _choice(data: Mapping[str, Any], key: str, choices: tuple[str, ...], default
 
 
 def _check_container(container: Mapping[str, Any], *, needs_resources: bool) -> dict[str, Any]:
+    for key in sorted(set(container) - CONTAINER_KEYS):
+        raise field_error(key, f"{key} is not allowed key")
     if not isinstance(container.get("image"), str) or not container["image"]:
         raise field_error("image", "is required")
     for key in ("command", "entrypoint"):
@@ -120,7 +122,7 @@ def _check_container(container: Mapping[str, Any], *, needs_resources: bool) -> 
             raise field_error("cpu", "is required")
         if "memory" not in resources and "memory_mb" not in resources:
             raise field_error("memory", "is required")
-    return {key: value for key, value in container.items() if key in CONTAINER_KEYS}
+    return dict(container)
 
 
 def _resources_from(preset_cpu: float, preset_memory: int, shm: bool, gpu: int, gpu_model: str) -> dict[str, Any]:
