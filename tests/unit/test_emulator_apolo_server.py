@@ -69,6 +69,10 @@ async def test_error_bodies(emulator: ApoloEmulator, http: aiohttp.ClientSession
     async with aiohttp.ClientSession() as anonymous:
         async with anonymous.get(f"{url}/jobs/job-x") as response:
             assert (response.status, await response.text()) == (401, "401: Unauthorized")
+            assert "X-Error" not in response.headers
+        with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+            await anonymous.ws_connect(f"{url}/jobs/job-x/log_ws")
+        assert refused.value.status == 401 and refused.value.headers["X-Error"] == "401: Unauthorized"
         async with anonymous.get(f"{url}/config") as response:
             assert "clusters" not in await response.json()
         async with anonymous.get(f"{url}/ping") as response:

@@ -45,10 +45,15 @@ def no_such_job(id_or_name: str) -> ApiError:
     return bad_request(f"no such job {id_or_name}")
 
 
+def is_websocket(request: web.Request) -> bool:
+    return request.headers.get("Upgrade", "").lower() == "websocket"
+
+
 def unauthorized(request: web.Request) -> web.Response:
-    """aiohttp-security's plain answer to a missing or wrong token (platform-auth's middleware)."""
-    del request
-    return web.Response(status=401, text="401: Unauthorized")
+    """aiohttp-security's plain answer to a missing or wrong token (platform-auth's middleware); on a WebSocket
+    handshake platform-monitoring repeats the text in `X-Error`."""
+    text = "401: Unauthorized"
+    return web.Response(status=401, text=text, headers={"X-Error": text} if is_websocket(request) else None)
 
 
 def unavailable(request: web.Request) -> web.Response:

@@ -13,7 +13,7 @@ from typing import Any
 from aiohttp import web
 
 from airflow_provider_batch.emulators.apolo.config import Site, config_document
-from airflow_provider_batch.emulators.apolo.errors import ApiError, unauthorized, unavailable
+from airflow_provider_batch.emulators.apolo.errors import ApiError, is_websocket, unauthorized, unavailable
 from airflow_provider_batch.emulators.apolo.identity import make_token, passed_config
 from airflow_provider_batch.emulators.apolo.lifecycle import LifecycleOptions
 from airflow_provider_batch.emulators.apolo.monitoring import Monitoring
@@ -32,25 +32,21 @@ STREAMED_ROUTES = frozenset({f"GET {API}/jobs", f"GET {API}/jobs/{{job_id}}/log_
 PUBLIC_ROUTES = (f"{API}/config", f"{API}/ping")
 
 
-def _is_websocket(request: web.Request) -> bool:
-    return request.headers.get("Upgrade", "").lower() == "websocket"
-
-
 @web.middleware
 async def api_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     """platform-api's and platform-monitoring's error middleware: `{"error": ...}`, 400 for a ValueError."""
     try:
         return await handler(request)
     except ApiError as err:
-        return err.response(websocket=_is_websocket(request))
+        return err.response(websocket=is_websocket(request))
     except web.HTTPException:
         raise
     except ValueError as err:  # a body that is not JSON, like platform-api's request.json()
-        return ApiError(400, {"error": str(err)}).response(websocket=_is_websocket(request))
+        return ApiError(400, {"error": str(err)}).response(websocket=is_websocket(request))
     except Exception as err:
         log.exception("apolo emulator: %s", request.path_qs)
         body = {"error": f"Unexpected exception {err.__class__.__name__}: {err}. Path with query: {request.path_qs}."}
-        return ApiError(500, body).response(websocket=_is_websocket(request))
+        return ApiError(500, body).response(websocket=is_websocket(request))
 
 
 class ApoloEmulator(Emulator):
