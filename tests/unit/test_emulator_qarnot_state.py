@@ -316,3 +316,21 @@ async def test_busy_ports_fail_to_start() -> None:
             with pytest.raises(OSError, match=problem):
                 await emulator.start()
             assert not os.path.exists(emulator.folder)  # stopped: nothing left behind
+
+
+async def test_snapshot_requests_are_checked(api: Api) -> None:
+    uuid = await api.submit("sleep 30")
+    for body, code, text in (
+        ({"interval": 0}, 400, "interval"),
+        ({"interval": "1"}, 400, "interval"),
+        ({"interval": 1}, 400, "no result bucket"),  # and the storage is off here
+    ):
+        status, answer = await api.call("POST", f"/tasks/{uuid}/snapshot/periodic", body)
+        assert status == code and text in answer["message"]
+    status, answer = await api.call("POST", f"/tasks/{uuid}/snapshot", {"bucket": "b"})
+    assert status == 400 and "storage" in answer["message"]
+    assert (await api.call("GET", f"/tasks/{uuid}/snapshot/nope"))[0] == 404
+    await api.call("POST", f"/tasks/{uuid}/abort")
+    await api.wait(uuid)
+    status, answer = await api.call("POST", f"/tasks/{uuid}/snapshot", {})
+    assert status == 403 and "Cancelled" in answer["message"]

@@ -311,6 +311,34 @@ def test_results_lists_and_upload_on_cancellation(
     assert (tmp_path / "progress.txt").read_text() == "partial\n"
 
 
+def test_periodic_and_instant_snapshots(conn: Connection, bucket_name: Callable[[str], str], tmp_path: Path) -> None:
+    results = conn.create_bucket(bucket_name("snap"))
+    task = docker_task(conn, "echo partial > progress.txt; sleep 30")
+    task.results = results
+    task.snapshot(1)  # before submit: the SDK asks for it right after the submission
+    task.submit()
+    deadline = time.monotonic() + 10
+    while [f.key for f in results.list_files()] != ["progress.txt"]:
+        assert time.monotonic() < deadline and task.state not in TERMINAL
+        time.sleep(0.05)
+    assert task.snapshot_interval == 1
+    task.download_results(str(tmp_path))  # resultsCount grew: the SDK downloads while the task runs
+    assert (tmp_path / "progress.txt").read_text() == "partial\n"
+
+    snapshot_id = task.instant(bucket_prefix="instant/")
+    deadline = time.monotonic() + 10
+    while (status := task.snapshot_status(snapshot_id)._status.status) != "Success":  # no public accessor
+        assert status in ("Triggered", "InProgress") and time.monotonic() < deadline
+        time.sleep(0.02)
+    assert sorted(f.key for f in results.list_files()) == ["instant/progress.txt", "progress.txt"]
+    with pytest.raises(MissingTaskException):
+        task.snapshot_status("no-such-snapshot")
+    task.abort()
+    wait_for(task, ("Cancelled",), timeout=5)
+    with pytest.raises(UnauthorizedException):  # snapshots of a finished task: 403
+        task.instant()
+
+
 def test_commit_updates_tags(conn: Connection) -> None:
     task = docker_task(conn, "sleep 30")
     task.tags = ["before"]

@@ -14,6 +14,7 @@ import os
 import shutil
 import signal
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from airflow_provider_batch.emulators.qarnot.records import (
     CANCELLED,
@@ -34,7 +35,7 @@ from airflow_provider_batch.emulators.qarnot.records import (
     TaskRecord,
     now_s,
 )
-from airflow_provider_batch.emulators.qarnot.storage import BucketSync, ResourceSpec, snapshot
+from airflow_provider_batch.emulators.qarnot.storage import BucketSync, ResourceSpec, UploadSelection, digests
 from airflow_provider_batch.emulators.runner import OutputLine, ProcessRunner, RunResult, RunSpec
 
 log = logging.getLogger(__name__)
@@ -171,30 +172,52 @@ class TaskLifecycle:
         for spec in specs:
             assert sync is not None
             await asyncio.to_thread(sync.download, spec, folder)
-        return await asyncio.to_thread(snapshot, folder)
+        return await asyncio.to_thread(digests, folder)
 
     async def _upload(self, task: TaskRecord, instance: InstanceRecord, folder: str) -> None:
+        """The instance's results, into the result bucket, once it is over."""
         bucket = task.body.get("resultBucket")
-        sync = self._sync()
-        if not bucket or sync is None or not os.path.isdir(folder):
+        if not bucket:
             return
         try:
-            keys = await asyncio.to_thread(
-                sync.upload,
-                folder,
-                str(bucket),
-                instance.baseline,
-                task.body.get("resultsWhitelist"),
-                task.body.get("resultsBlacklist"),
-            )
+            await self._send(task, instance, folder, str(bucket), {})
         except Exception as err:
             log.warning("task %s instance %s: results upload failed: %s", task.uuid, instance.instance_id, err)
             instance.error = instance_error("ResultsUploadFailure", f"cannot upload results to {bucket}: {err}")
             instance.state = INSTANCE_FAILURE
-            return
+
+    async def _send(
+        self, task: TaskRecord, instance: InstanceRecord, folder: str, bucket: str, config: dict[str, Any]
+    ) -> int:
+        """Upload what changed in an instance's folder (results lists and prefix from `config`, else the task's)."""
+        sync = self._sync()
+        if sync is None or not os.path.isdir(folder):
+            return 0
+        selection = UploadSelection(
+            baseline=instance.baseline,
+            already=instance.uploaded.setdefault(bucket, {}),
+            whitelist=config.get("whitelist") or task.body.get("resultsWhitelist"),
+            blacklist=config.get("blacklist") or task.body.get("resultsBlacklist"),
+            prefix=str(config.get("bucketPrefix") or ""),
+        )
+        keys = await asyncio.to_thread(sync.upload, folder, bucket, selection)
         instance.results.extend(f"s3://{bucket}/{key}" for key in keys)
         task.results_count += len(keys)
-        task.modified_s = now_s()
+        if keys:
+            task.modified_s = now_s()
+        return len(keys)
+
+    async def snapshot(self, task: TaskRecord, config: dict[str, Any]) -> int:
+        """Upload what the running instances have written so far (a snapshot); how many files."""
+        bucket = config.get("bucket") or task.body.get("resultBucket")
+        if not bucket or task.folder is None:
+            return 0
+        sent = 0
+        for instance in list(task.instances.values()):
+            if instance.state == INSTANCE_EXECUTING:
+                folder = os.path.join(task.folder, str(instance.instance_id))
+                sent += await self._send(task, instance, folder, str(bucket), config)
+        return sent
 
     # -- stopping -------------------------------------------------------------------------------------------------
 

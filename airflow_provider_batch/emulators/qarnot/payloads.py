@@ -261,7 +261,7 @@ def task_json(task: TaskRecord) -> dict[str, Any]:
             "completedInstances": [completed_instance(i, now) for i in done],
             "status": task_status(task, now),
             "resourceBuckets": [],
-            "snapshotInterval": 0,
+            "snapshotInterval": task.snapshot_interval,
         }
     )
     return body

@@ -86,6 +86,7 @@ class InstanceRecord:
     error: dict[str, str] | None = None
     results: list[str] = field(default_factory=list)
     baseline: dict[str, str] = field(default_factory=dict)  # {relative path: md5} of its folder before it ran
+    uploaded: dict[str, dict[str, str]] = field(default_factory=dict)  # bucket -> {key: md5} sent there
     stdout: OutputBuffer = field(default_factory=OutputBuffer)
     stderr: OutputBuffer = field(default_factory=OutputBuffer)
 
@@ -139,6 +140,9 @@ class TaskRecord(Tracked):
     stderr: OutputBuffer = field(default_factory=OutputBuffer)
     driver: asyncio.Task[None] | None = None
     folder: str | None = None
+    snapshot_interval: int = 0  # seconds between periodic snapshots (0 = none)
+    snapshot_config: dict[str, Any] = field(default_factory=dict)
+    snapshots: dict[str, dict[str, Any]] = field(default_factory=dict)  # instant snapshots by id
 
     final_states: ClassVar[frozenset[str]] = TASK_TERMINAL
 

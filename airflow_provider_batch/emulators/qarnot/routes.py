@@ -66,6 +66,9 @@ class QarnotRoutes:
             ("PATCH", "/tasks/{uuid}", self.patch_task),
             ("DELETE", "/tasks/{uuid}", self.delete_task),
             ("POST", "/tasks/{uuid}/abort", self.abort_task),
+            ("POST", "/tasks/{uuid}/snapshot/periodic", self.periodic_snapshots),
+            ("POST", "/tasks/{uuid}/snapshot", self.instant_snapshot),
+            ("GET", "/tasks/{uuid}/snapshot/{id}", self.snapshot_status),
             ("GET", "/tasks/{uuid}/{stream:stdout|stderr}", self.output),
             ("POST", "/tasks/{uuid}/{stream:stdout|stderr}", self.output),
             ("GET", "/tasks/{uuid}/{stream:stdout|stderr}/{instance}", self.output),
@@ -187,6 +190,18 @@ class QarnotRoutes:
     async def abort_task(self, request: web.Request) -> web.Response:
         await self.state.abort_task(request.match_info["uuid"])
         return web.json_response({})
+
+    async def periodic_snapshots(self, request: web.Request) -> web.Response:
+        await self.state.periodic_snapshots(request.match_info["uuid"], await _body(request))
+        return web.json_response({})
+
+    async def instant_snapshot(self, request: web.Request) -> web.Response:
+        snapshot_id = await self.state.instant_snapshot(request.match_info["uuid"], await _body(request))
+        return web.json_response({"id": snapshot_id})
+
+    async def snapshot_status(self, request: web.Request) -> web.Response:
+        info = request.match_info
+        return web.json_response(self.state.snapshot_status(info["uuid"], info["id"]))
 
     async def output(self, request: web.Request) -> web.Response:
         info = request.match_info

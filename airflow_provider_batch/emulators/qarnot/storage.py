@@ -73,7 +73,7 @@ def md5_of(path: str) -> str:
     return digest.hexdigest()
 
 
-def snapshot(folder: str) -> dict[str, str]:
+def digests(folder: str) -> dict[str, str]:
     """{relative path: md5} of every file under `folder` (what a run's outputs are compared against)."""
     found: dict[str, str] = {}
     for root, _, files in os.walk(folder):
@@ -100,6 +100,29 @@ class ResourceSpec:
         transformation = (entry.get("resourcesTransformation") or {}).get("stripPrefix") or {}
         name = str(entry.get("bucketName") or "")
         return cls(name, filtering.get("prefix") or "", transformation.get("prefix") or "")
+
+
+@dataclass
+class UploadSelection:
+    """Which files of an instance folder go to a bucket, and under which key: those that are new or changed since
+    the folder was staged (`baseline`) and since they were last uploaded there (`already`, key -> md5), that pass
+    the white and black lists (regular expressions on the relative path), under `prefix`."""
+
+    baseline: dict[str, str]
+    already: dict[str, str]
+    whitelist: str | None = None
+    blacklist: str | None = None
+    prefix: str = ""
+
+    def key_for(self, relative: str, digest: str) -> str | None:
+        key = self.prefix + relative
+        if self.baseline.get(relative) == digest or self.already.get(key) == digest:
+            return None
+        if self.whitelist and not re.search(self.whitelist, relative):
+            return None
+        if self.blacklist and re.search(self.blacklist, relative):
+            return None
+        return key
 
 
 class BucketSync:
@@ -144,24 +167,14 @@ class BucketSync:
                 count += 1
         return count
 
-    def upload(
-        self,
-        folder: str,
-        bucket: str,
-        baseline: dict[str, str],
-        whitelist: str | None = None,
-        blacklist: str | None = None,
-    ) -> list[str]:
-        """Upload the files of `folder` that are new or changed since `baseline` and pass the results white and
-        black lists (regular expressions on the relative path); the keys written."""
+    def upload(self, folder: str, bucket: str, selection: UploadSelection) -> list[str]:
+        """Upload the files of `folder` that `selection` takes; the keys written (also noted in the selection)."""
         keys: list[str] = []
-        allow = re.compile(whitelist) if whitelist else None
-        deny = re.compile(blacklist) if blacklist else None
-        for relative, digest in sorted(snapshot(folder).items()):
-            if baseline.get(relative) == digest:
+        for relative, digest in sorted(digests(folder).items()):
+            key = selection.key_for(relative, digest)
+            if key is None:
                 continue
-            if (allow is not None and not allow.search(relative)) or (deny is not None and deny.search(relative)):
-                continue
-            self._client.upload_file(os.path.join(folder, relative), bucket, relative)
-            keys.append(relative)
+            self._client.upload_file(os.path.join(folder, relative), bucket, key)
+            selection.already[key] = digest
+            keys.append(key)
         return keys
