@@ -13,7 +13,7 @@ import aiohttp
 import pytest
 
 from airflow_provider_batch.emulators.apolo import ApoloEmulator
-from airflow_provider_batch.emulators.apolo.monitoring import LogOptions, epoch_ns
+from airflow_provider_batch.emulators.apolo.logs import LogOptions, epoch_ns
 from airflow_provider_batch.emulators.base import CommonOptions
 from airflow_provider_batch.emulators.faults import FaultPlan, StreamFault
 from airflow_provider_batch.emulators.runner import OutputLine
@@ -236,3 +236,24 @@ def test_command_line_flags() -> None:
     assert (lifecycle.minute_s, lifecycle.suspend_s, lifecycle.secrets) == (0.1, 0.005, {"k": "v=w"})
     with pytest.raises(SystemExit, match="--apolo-secret: expected KEY=VALUE"):
         ApoloEmulator.from_arguments(parser.parse_args(["--apolo-secret", "novalue"]), options_from(args))
+
+
+async def test_the_chunked_log_route(emulator: ApoloEmulator, http: aiohttp.ClientSession) -> None:
+    url = emulator.url
+    job = await start(http, url, "sh -c 'echo one; echo two >&2'")
+    await wait_for(http, url, job["id"], "succeeded")
+    async with http.get(f"{url}/jobs/{job['id']}/log", params={"separator": "SEP"}) as response:
+        assert response.headers["X-Separator"] == "SEP" and response.content_type == "text/plain"
+        assert sorted((await response.read()).decode().splitlines()) == ["one", "two"]
+    async with http.get(f"{url}/jobs/{job['id']}/log") as response:
+        assert response.headers["X-Separator"].startswith("=== Live logs ===")
+    running = await start(http, url, "sh -c 'echo first; sleep 30'")
+    await wait_for(http, url, running["id"], "running")
+    await asyncio.sleep(0.1)
+    emulator.monitoring.faults = StreamFaultAfter(1)
+    async with http.get(f"{url}/jobs/{running['id']}/log") as response:
+        assert await response.content.readline() == b"first\n"
+        with pytest.raises(aiohttp.ClientPayloadError):  # cut part-way: the body never completes
+            await response.read()
+    async with http.delete(f"{url}/jobs/{running['id']}"):
+        pass

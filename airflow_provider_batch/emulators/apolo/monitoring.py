@@ -1,43 +1,26 @@
-"""platform-monitoring's job routes: the log WebSocket (`log_ws`), telemetry (`top`), `kill` (send a signal) and
-`capacity`. Binary frames carry raw log bytes; the stream ends when the job has finished and every line was sent."""
+"""platform-monitoring's job routes: the log WebSocket (`log_ws`) and the chunked log (`log`), telemetry (`top`),
+`kill` (send a signal) and `capacity`."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import secrets
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
 
 from aiohttp import WSCloseCode, web
 
-from airflow_provider_batch.emulators.apolo.errors import ApiError, bad_request
+from airflow_provider_batch.emulators.apolo.errors import ApiError
+from airflow_provider_batch.emulators.apolo.logs import LogOptions, log_chunks
 from airflow_provider_batch.emulators.apolo.records import JobRecord, Status
-from airflow_provider_batch.emulators.apolo.state import ApoloState, parse_time
+from airflow_provider_batch.emulators.apolo.state import ApoloState
 from airflow_provider_batch.emulators.faults import FaultPlan
 from airflow_provider_batch.emulators.rest import route_of
-from airflow_provider_batch.emulators.runner import OutputLine
-from airflow_provider_batch.emulators.timefmt import format_ns
 
 log = logging.getLogger(__name__)
 
 HEARTBEAT_S = 30.0
-MAX_FRAME = 64 * 1024
 FAULT_CLOSE_MESSAGE = b"fault injected by the emulator"
-EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
-
-
-def bool_param(request: web.Request, name: str) -> bool:
-    value = request.query.get(name)
-    if value is None:
-        return False
-    if value.lower() in ("1", "true"):
-        return True
-    if value.lower() in ("0", "false"):
-        return False
-    raise bad_request(f'"{name}" request parameter can be "true"/"1" or "false"/"0"')
 
 
 async def _drain(ws: web.WebSocketResponse) -> None:
@@ -46,71 +29,22 @@ async def _drain(ws: web.WebSocketResponse) -> None:
         pass
 
 
-def _frames(lines: list[bytes]) -> list[bytes]:
-    frames: list[bytes] = []
-    current = b""
-    for line in lines:
-        if current and len(current) + len(line) > MAX_FRAME:
-            frames.append(current)
-            current = b""
-        current += line
-    if current:
-        frames.append(current)
-    return frames
-
-
-@dataclass(frozen=True)
-class LogOptions:
-    """The log_ws query: since (ISO time; earlier lines are skipped), timestamps, separator, debug."""
-
-    since: datetime | None
-    timestamps: bool
-    separator: bytes
-    debug: bool
-
-    @classmethod
-    def from_request(cls, request: web.Request) -> LogOptions:
-        since = parse_time("since", request.query["since"]) if "since" in request.query else None
-        separator = request.query.get("separator")
-        if separator is None:
-            separator = "=== Live logs ===" + secrets.token_hex(30)
-        return cls(since, bool_param(request, "timestamps"), separator.encode(), bool_param(request, "debug"))
-
-    def render(self, lines: list[OutputLine]) -> list[bytes]:
-        since_ns = None if self.since is None else epoch_ns(self.since)
-        rendered = []
-        for line in lines:
-            if since_ns is not None and line.timestamp_ns < since_ns:
-                continue
-            prefix = f"{format_ns(line.timestamp_ns)} " if self.timestamps else ""
-            rendered.append(f"{prefix}{line.text}\n".encode())
-        return rendered
-
-
-def epoch_ns(moment: datetime) -> int:
-    """Nanoseconds since the epoch, exactly (no float rounding); a naive time is taken as UTC."""
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    return (moment - EPOCH) // timedelta(microseconds=1) * 1000
-
-
 class FrameBudget:
-    """Sends lines as binary frames of up to 64 KiB; with an injected fault, breaks the stream (close code 1011)
-    right after the `break_after`-th frame."""
+    """Sends chunks as binary frames; with an injected fault, breaks the stream (close code 1011) right after the
+    `break_after`-th frame."""
 
     def __init__(self, ws: web.WebSocketResponse, break_after: int | None) -> None:
         self.ws = ws
         self.break_after = break_after
         self.sent = 0
 
-    async def send(self, lines: list[bytes]) -> bool:
+    async def send(self, chunk: bytes) -> bool:
         """False once the stream is broken (the caller stops)."""
-        for frame in _frames(lines):
-            await self.ws.send_bytes(frame)
-            self.sent += 1
-            if self.break_after is not None and self.sent >= self.break_after:
-                await self.ws.close(code=WSCloseCode.INTERNAL_ERROR, message=FAULT_CLOSE_MESSAGE)
-                return False
+        await self.ws.send_bytes(chunk)
+        self.sent += 1
+        if self.break_after is not None and self.sent >= self.break_after:
+            await self.ws.close(code=WSCloseCode.INTERNAL_ERROR, message=FAULT_CLOSE_MESSAGE)
+            return False
         return True
 
 
@@ -157,40 +91,43 @@ class Monitoring:
             raise ApiError(503, {"error": "Service Unavailable (fault injected by the emulator)"})
         return fault.after_messages
 
-    # -- log_ws -------------------------------------------------------------------------------------------------
+    # -- logs -------------------------------------------------------------------------------------------------
 
     async def log_ws(self, request: web.Request) -> web.StreamResponse:
-        """Lines of earlier runs first (platform-monitoring's archive), then `separator` (a random one if not
-        given) if there were any and the job still runs, then the current run's lines as they come."""
+        """The log as binary frames (see `logs.log_chunks`); closes once the job is over and all was sent."""
         options = LogOptions.from_request(request)
         job = self.state.resolve(request.match_info["job_id"])
         break_after = self._fault_after(request)
 
         async def send(ws: web.WebSocketResponse) -> None:
             frames = FrameBudget(ws, break_after)
-            archive_end = len(job.logs) if job.finished else job.live_from
-            archived = options.render(job.logs[:archive_end])
-            if options.debug:
-                archived.insert(0, f"~~~ Archive logs from {options.since} to {job.live_started} (started at "
-                                   f"{job.live_started})\n".encode())  # fmt: skip
-            if not await frames.send(archived) or job.finished:
-                return
-            sent = archive_end
-            separator = options.separator if archive_end and job.logs[:archive_end] else None
-            if options.debug:
-                await frames.send([f"~~~ Live logs from {options.since} (started at {job.live_started})\n".encode()])
-            while True:
-                changed, finished = job.output_changed, job.finished
-                lines = options.render(job.logs[sent:])
-                sent = len(job.logs)
-                if lines and separator is not None:
-                    lines.insert(0, separator + b"\n")
-                    separator = None
-                if not await frames.send(lines) or finished:
+            async for chunk in log_chunks(job, options):
+                if not await frames.send(chunk):
                     return
-                await changed.wait()
 
         return await self._open(request, send)
+
+    async def log(self, request: web.Request) -> web.StreamResponse:
+        """The same log as chunked `text/plain` with the separator in `X-Separator` (SDK 26.9 does not use it).
+        An injected fault cuts the connection part-way: the client sees an incomplete payload."""
+        options = LogOptions.from_request(request)
+        job = self.state.resolve(request.match_info["job_id"])
+        break_after = self._fault_after(request)
+        response = web.StreamResponse(status=200)
+        response.enable_chunked_encoding()
+        response.content_type = "text/plain"
+        response.charset = "utf-8"
+        response.headers["X-Separator"] = options.separator.decode()
+        await response.prepare(request)
+        written = 0
+        async for chunk in log_chunks(job, options):
+            await response.write(chunk)
+            written += 1
+            if break_after is not None and written >= break_after and request.transport is not None:
+                request.transport.close()
+                return response
+        await response.write_eof()
+        return response
 
     # -- top ----------------------------------------------------------------------------------------------------
 

@@ -28,7 +28,9 @@ from airflow_provider_batch.emulators.rest import Handler, http_url, rest_middle
 log = logging.getLogger(__name__)
 
 API = "/api/v1"
-STREAMED_ROUTES = frozenset({f"GET {API}/jobs", f"GET {API}/jobs/{{job_id}}/log_ws", f"GET {API}/jobs/{{job_id}}/top"})
+STREAMED_ROUTES = frozenset(
+    f"GET {API}/jobs{path}" for path in ("", "/{job_id}/log_ws", "/{job_id}/log", "/{job_id}/top")
+)
 PUBLIC_ROUTES = (f"{API}/config", f"{API}/ping")
 
 
@@ -150,6 +152,7 @@ class ApoloEmulator(Emulator):
         app.router.add_delete(f"{API}/jobs/{{job_id}}", self.kill_job)
         app.router.add_put(f"{API}/jobs/{{job_id}}/max_run_time_minutes", self.bump_life_span)
         app.router.add_get(f"{API}/jobs/{{job_id}}/log_ws", monitoring.log_ws)
+        app.router.add_get(f"{API}/jobs/{{job_id}}/log", monitoring.log)
         app.router.add_get(f"{API}/jobs/{{job_id}}/top", monitoring.top)
         app.router.add_post(f"{API}/jobs/{{job_id}}/kill", monitoring.send_signal)
         return app
