@@ -9,13 +9,8 @@ from typing import Any
 from aiohttp import web
 
 from airflow_provider_batch.emulators.qarnot.errors import QarnotError, bad_request, error_response, not_found
-from airflow_provider_batch.emulators.qarnot.payloads import (
-    job_json,
-    pool_json,
-    pool_summary,
-    task_json,
-    task_summary,
-)
+from airflow_provider_batch.emulators.qarnot.listing import page, search
+from airflow_provider_batch.emulators.qarnot.payloads import job_json, pool_json, pool_summary, task_json, task_summary
 from airflow_provider_batch.emulators.qarnot.profiles import PROFILES, profile_json
 from airflow_provider_batch.emulators.qarnot.state import QarnotState
 
@@ -163,14 +158,14 @@ class QarnotRoutes:
 
     async def tasks_page(self, request: web.Request) -> web.Response:
         tasks = self.state.tasks.values()
-        return web.json_response(self.state.page(tasks, task_json, await _body(request), task_summary))
+        return web.json_response(page(tasks, task_json, await _body(request), task_summary))
 
     async def task_summaries_page(self, request: web.Request) -> web.Response:
-        return web.json_response(self.state.page(self.state.tasks.values(), task_summary, await _body(request)))
+        return web.json_response(page(self.state.tasks.values(), task_summary, await _body(request)))
 
     async def tasks_search(self, request: web.Request) -> web.Response:
         tasks = self.state.tasks.values()
-        return web.json_response(self.state.search(tasks, task_json, await _body(request), task_summary))
+        return web.json_response(search(tasks, task_json, await _body(request), task_summary))
 
     async def get_task(self, request: web.Request) -> web.Response:
         return web.json_response(task_json(self.state.get_task(request.match_info["uuid"])))
@@ -215,10 +210,10 @@ class QarnotRoutes:
         return web.json_response({"uuid": job.uuid}, status=201)
 
     async def jobs_page(self, request: web.Request) -> web.Response:
-        return web.json_response(self.state.page(self.state.jobs.values(), job_json, await _body(request)))
+        return web.json_response(page(self.state.jobs.values(), job_json, await _body(request)))
 
     async def jobs_search(self, request: web.Request) -> web.Response:
-        return web.json_response(self.state.search(self.state.jobs.values(), job_json, await _body(request)))
+        return web.json_response(search(self.state.jobs.values(), job_json, await _body(request)))
 
     async def get_job(self, request: web.Request) -> web.Response:
         return web.json_response(job_json(self.state.get_job(request.match_info["uuid"])))
@@ -245,13 +240,13 @@ class QarnotRoutes:
         return web.json_response({"uuid": pool.uuid}, status=201)
 
     async def pools_page(self, request: web.Request) -> web.Response:
-        return web.json_response(self.state.page(self.state.pools.values(), self._pool_json, await _body(request)))
+        return web.json_response(page(self.state.pools.values(), self._pool_json, await _body(request)))
 
     async def pool_summaries_page(self, request: web.Request) -> web.Response:
-        return web.json_response(self.state.page(self.state.pools.values(), pool_summary, await _body(request)))
+        return web.json_response(page(self.state.pools.values(), pool_summary, await _body(request)))
 
     async def pools_search(self, request: web.Request) -> web.Response:
-        return web.json_response(self.state.search(self.state.pools.values(), self._pool_json, await _body(request)))
+        return web.json_response(search(self.state.pools.values(), self._pool_json, await _body(request)))
 
     async def get_pool(self, request: web.Request) -> web.Response:
         return web.json_response(self._pool_json(self.state.get_pool(request.match_info["uuid"])))
