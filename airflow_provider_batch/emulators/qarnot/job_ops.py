@@ -18,7 +18,7 @@ from airflow_provider_batch.emulators.qarnot.records import (
     JobRecord,
     TaskRecord,
 )
-from airflow_provider_batch.emulators.qarnot.store import Store, check_tags
+from airflow_provider_batch.emulators.qarnot.store import Store, checked_body
 
 
 class JobOps(Store):
@@ -29,11 +29,7 @@ class JobOps(Store):
         return job
 
     def submit_job(self, body: Any) -> JobRecord:
-        if not isinstance(body, dict):
-            raise bad_request("a job must be a JSON object")
-        if not isinstance(body.get("name"), str) or not body["name"].strip():
-            raise bad_request("name: a job needs a non-empty name")
-        check_tags(body, "job")
+        body = checked_body(body, "job")
         pool_uuid = body.get("poolUuid")
         if pool_uuid and pool_uuid not in self.pools:
             raise bad_request(f"Pool {pool_uuid} not found.")

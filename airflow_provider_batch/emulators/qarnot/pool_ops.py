@@ -17,7 +17,7 @@ from airflow_provider_batch.emulators.qarnot.records import (
     TASK_TERMINAL,
     PoolRecord,
 )
-from airflow_provider_batch.emulators.qarnot.store import Store, check_tags, parse_constants
+from airflow_provider_batch.emulators.qarnot.store import Store, checked_body, parse_constants
 
 
 class PoolOps(Store):
@@ -28,11 +28,7 @@ class PoolOps(Store):
         return pool
 
     async def submit_pool(self, body: Any) -> PoolRecord:
-        if not isinstance(body, dict):
-            raise bad_request("a pool must be a JSON object")
-        if not isinstance(body.get("name"), str) or not body["name"].strip():
-            raise bad_request("name: a pool needs a non-empty name")
-        check_tags(body, "pool")
+        body = checked_body(body, "pool")
         profile = body.get("profile")
         if profile not in PROFILES:
             raise bad_request(f"Profile {profile} not found; available: {', '.join(PROFILES)}.")

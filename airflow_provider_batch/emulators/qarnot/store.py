@@ -40,6 +40,16 @@ def check_tags(body: dict[str, Any], what: str) -> None:
         raise bad_request(f"{what}: tags must be a list of strings")
 
 
+def checked_body(body: Any, what: str) -> dict[str, Any]:
+    """A task, job or pool submission: a JSON object with a non-empty name and a list of string tags."""
+    if not isinstance(body, dict):
+        raise bad_request(f"a {what} must be a JSON object")
+    if not isinstance(body.get("name"), str) or not body["name"].strip():
+        raise bad_request(f"name: a {what} needs a non-empty name")
+    check_tags(body, what)
+    return body
+
+
 class Store:
     """Every task, job and pool, by uuid; the operations live in the mixins (task_ops, job_ops, pool_ops,
     snapshot_ops) that QarnotState puts together. Refusals are QarnotErrors with the real API's status."""

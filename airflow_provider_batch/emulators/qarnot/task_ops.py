@@ -25,7 +25,7 @@ from airflow_provider_batch.emulators.qarnot.records import (
     TaskRecord,
 )
 from airflow_provider_batch.emulators.qarnot.storage import ResourceSpec
-from airflow_provider_batch.emulators.qarnot.store import Store, check_tags, parse_constants
+from airflow_provider_batch.emulators.qarnot.store import Store, check_tags, checked_body, parse_constants
 
 
 class TaskOps(Store):
@@ -45,11 +45,7 @@ class TaskOps(Store):
 
     def _validate_task(self, body: Any) -> tuple[list[int], dict[str, str], PoolRecord | None, JobRecord | None]:
         """Everything a submission is checked for before it exists (bucket checks excepted: they need S3)."""
-        if not isinstance(body, dict):
-            raise bad_request("a task must be a JSON object")
-        if not isinstance(body.get("name"), str) or not body["name"].strip():
-            raise bad_request("name: a task needs a non-empty name")
-        check_tags(body, "task")
+        body = checked_body(body, "task")
         profile, pool_uuid, job_uuid = body.get("profile"), body.get("poolUuid"), body.get("jobUuid")
         job = pool = None
         if job_uuid:
