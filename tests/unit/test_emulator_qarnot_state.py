@@ -334,3 +334,17 @@ async def test_snapshot_requests_are_checked(api: Api) -> None:
     await api.wait(uuid)
     status, answer = await api.call("POST", f"/tasks/{uuid}/snapshot", {})
     assert status == 403 and "Cancelled" in answer["message"]
+
+
+async def test_shortnames_are_unique_per_kind(api: Api) -> None:
+    first = await api.submit("true", shortname="render-1")
+    status, body = await api.call(
+        "POST", "/tasks", {"name": "again", "profile": "docker-batch", "instanceCount": 1, "shortname": "render-1"}
+    )
+    assert status == 409 and "render-1" in body["message"]
+    assert (await api.call("GET", f"/tasks/{first}"))[1]["shortname"] == "render-1"
+    assert (await api.call("POST", "/jobs/", {"name": "j", "shortname": "render-1"}))[0] == 201  # another kind
+    assert (await api.call("POST", "/jobs/", {"name": "j", "shortname": "render-1"}))[0] == 409
+    await api.wait(first)
+    await api.call("DELETE", f"/tasks/{first}")
+    await api.submit("true", shortname="render-1")  # free again once the task is deleted

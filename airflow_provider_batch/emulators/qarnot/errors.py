@@ -35,6 +35,11 @@ def not_found(message: str) -> QarnotError:
     return QarnotError(404, message)
 
 
+def conflict(message: str) -> QarnotError:
+    """409: a shortname already taken by another task, job or pool of the account."""
+    return QarnotError(409, message)
+
+
 def error_response(error: QarnotError) -> web.Response:
     return web.json_response({"message": error.message}, status=error.status)
 

@@ -36,6 +36,7 @@ class JobOps(Store):
         wall = self.wall_seconds(body.get("maxWallTime"), "maxWallTime")
         if self.limits.max_jobs and len(self.jobs) >= self.limits.max_jobs:
             raise forbidden(f"Maximum number of jobs reached ({self.limits.max_jobs}).")
+        self.check_shortname(self.jobs.values(), body, "job")
         job = JobRecord(uuid=str(uuid.uuid4()), seq=next(self._seq), body=dict(body))
         self.jobs[job.uuid] = job
         if wall:

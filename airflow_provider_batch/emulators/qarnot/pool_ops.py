@@ -39,6 +39,7 @@ class PoolOps(Store):
         if self.limits.max_pools and len(self.pools) >= self.limits.max_pools:
             raise forbidden(f"Maximum number of pools reached ({self.limits.max_pools}).")
         await asyncio.to_thread(self._check_buckets, {"advancedResourceBuckets": body.get("advancedResourceBuckets")})
+        self.check_shortname(self.pools.values(), body, "pool")
         constants = dict(PROFILES[profile])
         constants.update(parse_constants(body.get("constants"), "pool"))
         pool = PoolRecord(uuid=str(uuid.uuid4()), seq=next(self._seq), body=dict(body), constants=constants)

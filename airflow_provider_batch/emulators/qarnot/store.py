@@ -6,13 +6,13 @@ from __future__ import annotations
 import asyncio
 import itertools
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from airflow_provider_batch.emulators.qarnot.errors import bad_request, not_found
+from airflow_provider_batch.emulators.qarnot.errors import bad_request, conflict, not_found
 from airflow_provider_batch.emulators.qarnot.lifecycle import TaskLifecycle
-from airflow_provider_batch.emulators.qarnot.records import JobRecord, PoolRecord, TaskRecord
+from airflow_provider_batch.emulators.qarnot.records import JobRecord, PoolRecord, TaskRecord, Tracked
 from airflow_provider_batch.emulators.qarnot.storage import BucketSync, ResourceSpec
 
 
@@ -72,6 +72,13 @@ class Store:
         task = asyncio.get_running_loop().create_task(coroutine)
         self._background.add(task)
         task.add_done_callback(self._background.discard)
+
+    @staticmethod
+    def check_shortname(records: Iterable[Tracked], body: dict[str, Any], what: str) -> None:
+        """A shortname is unique among the account's tasks (or jobs, or pools): 409 for one already taken."""
+        shortname = body.get("shortname")
+        if shortname and any(record.body.get("shortname") == shortname for record in records):
+            raise conflict(f"A {what} with the shortname {shortname!r} already exists.")
 
     def get_task(self, task_uuid: str) -> TaskRecord:
         task = self.tasks.get(task_uuid)

@@ -91,6 +91,7 @@ class TaskOps(Store):
         ids, constants, pool, job = self._validate_task(body)
         self._check_quotas(len(ids))
         await asyncio.to_thread(self._check_buckets, body)
+        self.check_shortname(self.tasks.values(), body, "task")
         self.credits_used += len(ids)
         task = TaskRecord(
             uuid=str(uuid.uuid4()), seq=next(self._seq), body=dict(body), instance_ids=ids, constants=constants
