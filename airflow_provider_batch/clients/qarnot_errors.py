@@ -48,6 +48,10 @@ class QarnotBadRequestError(QarnotError):
     """400 and other 4xx: the request itself is wrong (e.g. an unknown pool or job)."""
 
 
+class QarnotConflictError(QarnotBadRequestError):
+    """409: the shortname is already taken by another task (or job, or pool) of the account."""
+
+
 class QarnotMissingError(QarnotError):
     """404: the object named in the call does not exist (any more)."""
 
@@ -115,6 +119,8 @@ def error_for(call: str, status: int, body: str, reason: str = "", missing: str 
         return QarnotUnauthorizedError(call, code, message)
     if status == 404:
         return MISSING.get(missing, QarnotMissingError)(call, code, message)
+    if status == 409:
+        return QarnotConflictError(call, code, message)
     return QarnotBadRequestError(call, code, message)
 
 

@@ -54,6 +54,11 @@ def _none(_: Any) -> None:
     return None
 
 
+def _new_uuid(answer: Any) -> str:
+    """The uuid a creation answers with (`{"uuid": ...}`)."""
+    return str((answer or {})["uuid"])
+
+
 def _text(answer: Any) -> str:
     return str(answer or "")
 
@@ -144,9 +149,7 @@ def retrieve_task(uuid: str) -> Request[QarnotTask]:
 
 def submit_task(spec: TaskSpec) -> Request[str]:
     """One task; 404 means a resource bucket is missing (the seed's reading)."""
-    return Request(
-        "POST", "/tasks", lambda a: str((a or {})["uuid"]), body=spec.to_json(), missing="bucket", idempotent=False
-    )
+    return Request("POST", "/tasks", _new_uuid, body=spec.to_json(), missing="bucket", idempotent=False)
 
 
 def submit_tasks(specs: Sequence[TaskSpec]) -> Request[list[SubmitAnswer]]:
@@ -177,9 +180,7 @@ def task_output(uuid: str, stream: str, fresh: bool, instance_id: int | None = N
 
 
 def submit_job(spec: JobSpec) -> Request[str]:
-    return Request(
-        "POST", "/jobs/", lambda a: str((a or {})["uuid"]), body=spec.to_json(), missing="job", idempotent=False
-    )
+    return Request("POST", "/jobs/", _new_uuid, body=spec.to_json(), missing="job", idempotent=False)
 
 
 def retrieve_job(uuid: str) -> Request[QarnotJob]:
@@ -204,9 +205,7 @@ def job_tasks(uuid: str) -> Request[list[QarnotTask]]:
 
 
 def submit_pool(spec: PoolSpec) -> Request[str]:
-    return Request(
-        "POST", "/pools", lambda a: str((a or {})["uuid"]), body=spec.to_json(), missing="bucket", idempotent=False
-    )
+    return Request("POST", "/pools", _new_uuid, body=spec.to_json(), missing="bucket", idempotent=False)
 
 
 def retrieve_pool(uuid: str) -> Request[QarnotPool]:

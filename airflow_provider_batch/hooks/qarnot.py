@@ -15,6 +15,7 @@ from typing import Any
 from airflow_provider_batch.clients.qarnot import QarnotAsyncClient, QarnotClient
 from airflow_provider_batch.clients.qarnot_config import DEFAULT_CLUSTER_URL, DEFAULT_TIMEOUT, QarnotConfig
 from airflow_provider_batch.clients.qarnot_errors import (
+    QarnotConflictError,
     QarnotMissingBucketError,
     QarnotMissingTaskError,
     QarnotUnauthorizedError,
@@ -183,18 +184,28 @@ class QarnotHook(BatchHook):
                 ) from None
 
     def _submit_once(self, spec: TaskSpec, tag: str) -> str:
-        """POST the task; after a 5xx or a lost answer, look for it by its submission tag before posting again."""
+        """POST the task; after a 5xx or a lost answer, look for it by its submission tag before posting again.
+        A 409 (its deterministic shortname is taken) means this very submission exists already: use that task."""
         attempts = 0
+
+        def earlier() -> str | None:
+            found = self.client.tasks(tags=[tag])
+            if found:
+                log.info("found task %s from an earlier submit whose answer was lost", found[0].uuid)
+            return found[0].uuid if found else None
 
         def attempt() -> str:
             nonlocal attempts
             attempts += 1
-            if attempts > 1:
-                found = self.client.tasks(tags=[tag])
-                if found:
-                    log.info("found task %s from an earlier submit whose answer was lost", found[0].uuid)
-                    return found[0].uuid
-            return self.client.submit_task(spec)
+            if attempts > 1 and (uuid := earlier()):
+                return uuid
+            try:
+                return self.client.submit_task(spec)
+            except QarnotConflictError:
+                uuid = earlier()
+                if uuid is None:
+                    raise
+                return uuid
 
         return SUBMIT_RETRY.call(attempt, is_transient, f"submit task {spec.name}")
 

@@ -165,6 +165,7 @@ def test_specs_serialize_as_the_seed_sends_them():
         (404, '{"message": "no such bucket"}', "bucket", errors.QarnotMissingBucketError, False),
         (404, '{"message": "no such profile"}', "profile", errors.QarnotMissingProfileError, False),
         (400, '{"message": "unknown pool"}', "", errors.QarnotBadRequestError, False),
+        (409, '{"message": "shortname taken"}', "", errors.QarnotConflictError, False),
         (429, "slow down", "", errors.QarnotUnavailableError, True),
         (503, "", "", errors.QarnotUnavailableError, True),
     ],

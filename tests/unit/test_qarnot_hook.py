@@ -180,6 +180,15 @@ def test_a_submit_whose_answer_was_lost_is_found_by_its_tag_not_posted_twice(hoo
     hook.client.tasks.assert_called_once_with(tags=[submission_tag(IDENTITY, 0)])
 
 
+def test_a_taken_shortname_means_the_submission_exists_already(hook):
+    hook.client.submit_task.side_effect = errors.QarnotConflictError("POST /tasks", "409", "shortname taken")
+    hook.client.tasks.return_value = [task("t-same")]
+    assert hook.submit_job(QarnotSubmission(TaskSpec("n", "docker-batch")), IDENTITY, 0).job_id == "t-same"
+    hook.client.tasks.return_value = []  # taken by a task that is not ours: the scheduler's words stand
+    with pytest.raises(errors.QarnotConflictError, match="shortname taken"):
+        hook.submit_job(QarnotSubmission(TaskSpec("n", "docker-batch")), IDENTITY, 0)
+
+
 def test_find_jobs_lists_by_identity_tag_newest_first(hook):
     hook.client.tasks.return_value = [
         task("old", "Failure", creationDate="2024-01-01T00:00:00Z", tags=["airflow-job-aaa"]),

@@ -247,6 +247,9 @@ def test_the_hook_submits_once_and_finds_its_task_again(qarnot_emulator: QarnotE
     identity = JobIdentity("wire_dag", "find", f"run-{uuid.uuid4().hex[:6]}")
     spec = hook.client.create_task("find-me", "docker-batch", constants={"DOCKER_CMD": "echo found; exit 2"})
     job = hook.submit_job(QarnotSubmission(spec), identity, 0)
+    # The same submission again (a retried submit whose answer was lost): its shortname is taken (409), and the
+    # hook hands back the task that exists instead of failing or creating a second one.
+    assert hook.submit_job(QarnotSubmission(spec), identity, 0).job_id == job.job_id
     found = hook.find_jobs(QarnotSubmission(spec), identity)
     assert [ref.job_id for ref, _ in found] == [job.job_id]
     for _ in range(400):
