@@ -190,6 +190,15 @@ def get_provider_info() -> dict[str, Any]:
                         "example": "batch_jobservice_default",
                         "default": "",
                     },
+                    "event_stream_min_jobs": {
+                        "description": "Follow a job set's event stream (Armada) once the triggerer watches this "
+                        "many of its jobs: their ends reach the triggers at once and polling slows down. 0 turns "
+                        "streams off.",
+                        "version_added": "0.1.0",
+                        "type": "integer",
+                        "example": "0",
+                        "default": "10",
+                    },
                     "unknown_job_grace_period": {
                         "description": "Seconds a job may stay unknown to the scheduler (not ingested yet) before "
                         "the task fails.",

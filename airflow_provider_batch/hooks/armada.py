@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import logging
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
@@ -191,6 +193,28 @@ class ArmadaHook(BatchHook):
     async def acancel_job(self, job: JobRef, reason: str) -> None:
         client = await self.aget_client()
         await client.cancel_jobs(job["queue"], job["job_set_id"], job_id=job.job_id, reason=reason)
+
+    def stream_key(self, job: JobRef) -> str | None:
+        queue, job_set_id = job.details.get("queue"), job.details.get("job_set_id")
+        return json.dumps([queue, job_set_id]) if queue and job_set_id else None
+
+    async def afollow(self, key: str, jobs: list[JobRef]) -> AsyncIterator[tuple[str, JobStatus]]:
+        """The job set's events (GetJobSetEvents, watch=True, resumed from the last message on silence or
+        UNAVAILABLE), as the state each event moves a job to, with the event's reason for failures."""
+        queue, job_set_id = json.loads(key)
+        client = await self.aget_client()
+        stream = client.get_job_events_stream(queue, job_set_id, watch=True)
+        try:
+            async for message in stream:
+                try:
+                    event = ArmadaClient.unmarshal_event_response(message)
+                except ValueError:  # an event type this client does not know changes no state it knows
+                    continue
+                state = event.state
+                if state is not None:
+                    yield event.job_id, to_job_status(state, str(getattr(event.message, "reason", "") or ""))
+        finally:
+            stream.cancel()
 
     # -- the connection form on Airflow < 3.2 (3.2+ reads conn-fields from get_provider_info) ------------------
 

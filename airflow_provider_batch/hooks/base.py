@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from abc import abstractmethod
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 from airflow.sdk import BaseHook
@@ -96,6 +96,18 @@ class BatchHook(BaseHook):
     @abstractmethod
     async def acancel_job(self, job: JobRef, reason: str) -> None:
         """The asyncio form of cancel_job."""
+
+    def stream_key(self, job: JobRef) -> str | None:
+        """Jobs with the same key can be followed together on one stream of state changes (Armada: a job set);
+        None when the backend has no such stream and its jobs are only polled."""
+        return None
+
+    def afollow(self, key: str, jobs: list[JobRef]) -> AsyncIterator[tuple[str, JobStatus]]:
+        """(job id, new state) as the scheduler reports changes for the jobs of one stream key, until cancelled.
+
+        The stream starts from the beginning, so the current state of each job comes first. Only called when
+        `stream_key` gives a key."""
+        raise NotImplementedError(f"{type(self).__name__} has no stream of state changes")
 
     async def aclose(self) -> None:
         """Release channels or sessions opened by the a* methods."""

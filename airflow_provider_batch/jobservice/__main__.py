@@ -32,6 +32,12 @@ def parse(argv: list[str]) -> argparse.Namespace:
     )
     run.add_argument("--armada-conn-id", default="armada_default")
     run.add_argument("--forget-after", type=float, default=300.0, help="seconds before an unasked-about job is dropped")
+    run.add_argument(
+        "--follow-min-jobs",
+        type=int,
+        default=10,
+        help="follow a job set's event stream once it holds this many watched jobs (0: poll only)",
+    )
     run.add_argument("--log-level", default="INFO")
     args = parser.parse_args(argv)
     if not args.token:
@@ -47,7 +53,9 @@ async def main(args: argparse.Namespace, ready_out: TextIO) -> int:
     from airflow_provider_batch.triggers.sources import hook_for
 
     store = JobStore(args.store)
-    servicer = JobServiceServicer(hook_for, args.token, store, args.armada_conn_id, args.forget_after)
+    servicer = JobServiceServicer(
+        hook_for, args.token, store, args.armada_conn_id, args.forget_after, args.follow_min_jobs
+    )
     server, port = await serve(servicer, args.host, args.port)
     print("READY " + json.dumps({"target": f"{args.host}:{port}"}), file=ready_out, flush=True)
     stop = asyncio.Event()

@@ -1,9 +1,13 @@
 """The embedded job-service cache: one watcher per (backend, connection) asks about all its jobs together.
 
 A thousand deferred tasks on one Armada connection cost one GetJobStatus call (500 ids each) per interval instead
-of a thousand. Triggers read the state from memory. A job nobody has asked about for `forget_after` seconds is
-dropped; a watcher with no jobs left stops. Transient scheduler errors keep the last known states and back off;
-when no answer has come for a while, the error reaches the triggers (which retry it a bounded number of times).
+of a thousand. Triggers read the state from memory. Where a backend has a stream of state changes (Armada: a job
+set's events) and at least `follow_min_jobs` watched jobs share one, the watcher follows that stream too: a job's end
+reaches its trigger as soon as the event arrives, and polling of the followed jobs slows to a safety net.
+
+A job nobody has asked about for `forget_after` seconds is dropped; a watcher with no jobs left stops. Transient
+scheduler errors keep the last known states and back off; when no answer has come for a while, the error reaches
+the triggers (which retry it a bounded number of times).
 """
 
 from __future__ import annotations
@@ -26,6 +30,9 @@ log = logging.getLogger(__name__)
 MIN_INTERVAL = 0.5
 OnUpdate = Callable[[list[tuple[JobRef, JobStatus]]], Awaitable[None]]
 BACKOFF = RetryPolicy(max_attempts=8, initial_backoff=1.0, max_backoff=30.0)
+FOLLOW_MIN_JOBS = 10  # a stream costs the scheduler more than a tenth of a batched poll: follow only busy job sets
+FOLLOWED_POLL_FACTOR = 6  # jobs on a live stream are still polled, this many times less often
+FOLLOW_RETRY_AFTER = 30.0  # seconds before a broken stream is opened again (polling covers the gap)
 
 
 @dataclass
@@ -46,9 +53,13 @@ class JobWatcher:
         forget_after: float,
         on_idle: Callable[[], None],
         on_update: OnUpdate | None = None,
+        follow_min_jobs: int = FOLLOW_MIN_JOBS,
     ) -> None:
         self.hook = hook
         self._on_update = on_update
+        self.follow_min_jobs = follow_min_jobs
+        self._followers: dict[str, asyncio.Task[None]] = {}
+        self._follow_again_at: dict[str, float] = {}
         self.changed = asyncio.Condition()
         self.interval = max(interval, MIN_INTERVAL)
         self.forget_after = forget_after
@@ -109,6 +120,7 @@ class JobWatcher:
         while self._jobs:
             self._forget_the_forgotten()
             pending = [w.job for w in self._jobs.values() if w.status is None or not w.status.state.is_terminal]
+            followed = self._follow(pending)
             if pending:
                 try:
                     answers = await self.hook.aget_statuses(pending)
@@ -126,20 +138,66 @@ class JobWatcher:
                 errors_in_a_row = 0
                 self._error = None
                 self._last_answer = time.monotonic()
-                updates = []
-                for job_id, status in answers.items():
-                    watched = self._jobs.get(job_id)
-                    if watched is not None:
-                        if watched.status != status:
-                            updates.append((watched.job, status))
-                        watched.status = status
-                        watched.known.set()
-                if updates and self._on_update is not None:
-                    await self._on_update(updates)
-                async with self.changed:
-                    self.changed.notify_all()
-            await self._sleep(self.interval)
+                await self._apply(answers)
+            all_followed = bool(pending) and followed >= len(pending)
+            await self._sleep(self.interval * (FOLLOWED_POLL_FACTOR if all_followed else 1))
+        self._stop_following(set())
         self._on_idle()
+
+    async def _apply(self, answers: dict[str, JobStatus]) -> None:
+        """Record new states (a terminal state is final: a late poll answer does not undo an event) and wake the
+        triggers waiting on a change."""
+        updates = []
+        for job_id, status in answers.items():
+            watched = self._jobs.get(job_id)
+            if watched is None:
+                continue
+            if watched.status is not None and watched.status.state.is_terminal and not status.state.is_terminal:
+                continue
+            if watched.status != status:
+                updates.append((watched.job, status))
+            watched.status = status
+            watched.known.set()
+        if updates and self._on_update is not None:
+            await self._on_update(updates)
+        async with self.changed:
+            self.changed.notify_all()
+
+    # -- following streams of state changes ---------------------------------------------------------------------
+
+    def _follow(self, pending: list[JobRef]) -> int:
+        """Open (or keep) a stream for each key shared by enough pending jobs, close the others; how many pending
+        jobs a live stream covers."""
+        if self.follow_min_jobs <= 0:
+            return 0
+        groups: dict[str, list[JobRef]] = {}
+        for job in pending:
+            key = self.hook.stream_key(job)
+            if key is not None:
+                groups.setdefault(key, []).append(job)
+        wanted = {key for key, jobs in groups.items() if len(jobs) >= self.follow_min_jobs}
+        self._stop_following(wanted)
+        now = time.monotonic()
+        for key in wanted:
+            task = self._followers.get(key)
+            if (task is None or task.done()) and now >= self._follow_again_at.get(key, 0.0):
+                self._followers[key] = asyncio.create_task(self._follow_one(key, groups[key]), name=f"follow {key}")
+        return sum(len(groups[key]) for key in wanted if not self._followers[key].done())
+
+    async def _follow_one(self, key: str, jobs: list[JobRef]) -> None:
+        try:
+            async for job_id, status in self.hook.afollow(key, jobs):
+                await self._apply({job_id: status})
+        except asyncio.CancelledError:
+            raise
+        except Exception as error:  # polling goes on; the stream is tried again later
+            log.warning("following %s %s failed (%s); polling meanwhile", self.hook.backend, key, error)
+        self._follow_again_at[key] = time.monotonic() + FOLLOW_RETRY_AFTER
+        self._wake.set()  # poll at the normal pace again
+
+    def _stop_following(self, keep: set[str]) -> None:
+        for key in [key for key in self._followers if key not in keep]:
+            self._followers.pop(key).cancel()
 
     def _forget_the_forgotten(self) -> None:
         now = time.monotonic()
@@ -160,6 +218,7 @@ class JobWatcher:
         return len(self._jobs)
 
     async def aclose(self) -> None:
+        self._stop_following(set())
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -175,10 +234,12 @@ class JobServiceCache:
         hook_for: Callable[[str, str], BatchHook],
         forget_after: float = 300.0,
         on_update: OnUpdate | None = None,
+        follow_min_jobs: int = FOLLOW_MIN_JOBS,
     ) -> None:
         self._hook_for = hook_for
         self.forget_after = forget_after
         self._on_update = on_update
+        self.follow_min_jobs = follow_min_jobs
         self.watchers: dict[tuple[str, str], JobWatcher] = {}
 
     def watcher(self, job: JobRef, poll_interval: float) -> JobWatcher:
@@ -191,6 +252,7 @@ class JobServiceCache:
                 self.forget_after,
                 lambda: self._forget(key, watcher),
                 self._on_update,
+                self.follow_min_jobs,
             )
         return watcher
 
@@ -213,10 +275,12 @@ class JobServiceCache:
 _CACHES: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, JobServiceCache] = weakref.WeakKeyDictionary()
 
 
-def embedded_cache(hook_for: Callable[[str, str], BatchHook]) -> JobServiceCache:
+def embedded_cache(
+    hook_for: Callable[[str, str], BatchHook], follow_min_jobs: int = FOLLOW_MIN_JOBS
+) -> JobServiceCache:
     """The cache of the running event loop, created on first use."""
     loop = asyncio.get_running_loop()
     cache = _CACHES.get(loop)
     if cache is None:
-        cache = _CACHES[loop] = JobServiceCache(hook_for)
+        cache = _CACHES[loop] = JobServiceCache(hook_for, follow_min_jobs=follow_min_jobs)
     return cache

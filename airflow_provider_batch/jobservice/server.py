@@ -18,7 +18,7 @@ from airflow_provider_batch.common.errors import is_transient
 from airflow_provider_batch.common.jobref import JobRef
 from airflow_provider_batch.common.states import JobState, JobStatus
 from airflow_provider_batch.hooks.base import BatchHook
-from airflow_provider_batch.jobservice.cache import JobServiceCache
+from airflow_provider_batch.jobservice.cache import FOLLOW_MIN_JOBS, JobServiceCache
 from airflow_provider_batch.jobservice.store import JobStore
 
 log = logging.getLogger(__name__)
@@ -61,6 +61,7 @@ class JobServiceServicer(pb_grpc.JobServiceServicer):
         store: JobStore | None = None,
         armada_conn_id: str = "armada_default",
         forget_after: float = 300.0,
+        follow_min_jobs: int = FOLLOW_MIN_JOBS,
     ) -> None:
         self._token = token
         self._store = store
@@ -69,7 +70,9 @@ class JobServiceServicer(pb_grpc.JobServiceServicer):
         self._unsaved: dict[tuple[str, str, str], tuple[JobRef, JobStatus | None]] = {}
         self._writing = asyncio.Lock()
         self.flusher: asyncio.Task[None] | None = None
-        self.cache = JobServiceCache(hook_for, forget_after, on_update=self._save if store else None)
+        self.cache = JobServiceCache(
+            hook_for, forget_after, on_update=self._save if store else None, follow_min_jobs=follow_min_jobs
+        )
 
     async def resume(self) -> int:
         """Watch again what the store remembers (jobs asked about within `forget_after`)."""

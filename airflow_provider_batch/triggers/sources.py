@@ -13,7 +13,7 @@ from typing import Protocol
 from airflow_provider_batch.common.jobref import JobRef
 from airflow_provider_batch.common.states import JobStatus
 from airflow_provider_batch.hooks.base import BatchHook
-from airflow_provider_batch.jobservice.cache import embedded_cache
+from airflow_provider_batch.jobservice.cache import FOLLOW_MIN_JOBS, JobServiceCache, embedded_cache
 
 HOOKS = {
     "armada": "airflow_provider_batch.hooks.armada.ArmadaHook",
@@ -43,6 +43,13 @@ def hook_for(backend: str, conn_id: str) -> BatchHook:
     return hook_class(conn_id)
 
 
+def shared_cache() -> JobServiceCache:
+    """The cache every trigger of this triggerer's event loop shares."""
+    from airflow.sdk import conf
+
+    return embedded_cache(hook_for, conf.getint("batch", "event_stream_min_jobs", fallback=FOLLOW_MIN_JOBS))
+
+
 class DirectStatusSource:
     """Asks the scheduler directly through the backend hook's asyncio client."""
 
@@ -69,10 +76,10 @@ class CachedStatusSource:
         self._backend, self._conn_id = backend, conn_id
 
     async def status(self, job: JobRef, poll_interval: float) -> JobStatus:
-        return await embedded_cache(hook_for).status(job, poll_interval)
+        return await shared_cache().status(job, poll_interval)
 
     async def wait_for_change(self, job: JobRef, previous: JobStatus, timeout: float) -> None:
-        await embedded_cache(hook_for).wait_for_change(job, previous, timeout)
+        await shared_cache().wait_for_change(job, previous, timeout)
 
     async def cancel(self, job: JobRef, reason: str) -> None:
         hook = hook_for(self._backend, self._conn_id)

@@ -33,6 +33,9 @@ class FakeHook:
     async def aclose(self):
         self.closed = True
 
+    def stream_key(self, job):
+        return None
+
 
 def job(i, conn="c"):
     return JobRef("armada", conn, f"job-{i}", {})
@@ -119,4 +122,88 @@ async def test_waiting_for_a_change_returns_as_soon_as_a_poll_sees_one(hooks):
     await cache.wait_for_change(job(1), running, timeout=30)
     assert loop.time() - started < 2  # one interval, not the 30 s timeout
     assert (await cache.status(job(1), 0.5)).state is JobState.SUCCEEDED
+    await cache.aclose()
+
+
+class StreamHook(FakeHook):
+    """Jobs of one job set ("set"); its stream hands out what the test puts in `events`, or breaks on an error."""
+
+    def __init__(self, conn_id):
+        super().__init__(conn_id)
+        self.events: asyncio.Queue = asyncio.Queue()
+        self.opened = 0
+
+    def stream_key(self, job):
+        return "set"
+
+    async def afollow(self, key, jobs):
+        self.opened += 1
+        while True:
+            item = await self.events.get()
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+
+
+@pytest.fixture
+def stream_hooks():
+    made: dict[str, StreamHook] = {}
+
+    def hook_for(backend, conn_id):
+        made[conn_id] = made.get(conn_id) or StreamHook(conn_id)
+        return made[conn_id]
+
+    return made, hook_for
+
+
+async def test_a_busy_job_set_is_followed_and_an_event_reaches_the_trigger_before_the_next_poll(stream_hooks):
+    made, hook_for = stream_hooks
+    cache = JobServiceCache(hook_for, follow_min_jobs=10)
+    await asyncio.gather(*(cache.status(job(i), 5.0) for i in range(12)))
+    hook = made["c"]
+    assert hook.opened == 1
+    polls = len(hook.calls)
+    waiting = asyncio.create_task(cache.wait_for_change(job(3), JobStatus(JobState.RUNNING), 5.0))
+    await asyncio.sleep(0.05)
+    started = asyncio.get_running_loop().time()
+    await hook.events.put(("job-3", JobStatus(JobState.SUCCEEDED, "SUCCEEDED")))
+    await asyncio.wait_for(waiting, 2.0)
+    assert asyncio.get_running_loop().time() - started < 1.0  # the poll interval is 5 s
+    assert (await cache.status(job(3), 5.0)).state is JobState.SUCCEEDED
+    assert len(hook.calls) == polls, "the event, not a poll, moved the job"
+    await cache.aclose()
+
+
+async def test_a_late_poll_answer_does_not_undo_a_terminal_event(stream_hooks):
+    made, hook_for = stream_hooks
+    cache = JobServiceCache(hook_for, follow_min_jobs=10)
+    await asyncio.gather(*(cache.status(job(i), 5.0) for i in range(10)))
+    watcher = cache.watchers[("armada", "c")]
+    await watcher._apply({"job-1": JobStatus(JobState.FAILED, "FAILED", "OOMKilled")})
+    await watcher._apply({"job-1": JobStatus(JobState.RUNNING, "RUNNING")})
+    assert await cache.status(job(1), 5.0) == JobStatus(JobState.FAILED, "FAILED", "OOMKilled")
+    await cache.aclose()
+
+
+async def test_small_job_sets_are_only_polled(stream_hooks):
+    made, hook_for = stream_hooks
+    cache = JobServiceCache(hook_for, follow_min_jobs=10)
+    await asyncio.gather(*(cache.status(job(i), 0.5) for i in range(9)))
+    await asyncio.sleep(0.2)
+    assert made["c"].opened == 0
+    await cache.aclose()
+
+
+async def test_followed_jobs_are_polled_less_and_a_broken_stream_brings_polling_back(stream_hooks):
+    made, hook_for = stream_hooks
+    cache = JobServiceCache(hook_for, follow_min_jobs=2)
+    await asyncio.gather(*(cache.status(job(i), 0.5) for i in range(4)))
+    hook = made["c"]
+    before = len(hook.calls)
+    await asyncio.sleep(1.6)  # followed: polled every 6 x 0.5 s, so no poll in this window
+    assert len(hook.calls) == before
+    await hook.events.put(RuntimeError("stream reset"))
+    await asyncio.sleep(1.3)  # the stream is gone: polled every 0.5 s again
+    assert len(hook.calls) >= before + 2
+    assert (await cache.status(job(0), 0.5)).state is JobState.RUNNING
     await cache.aclose()
