@@ -116,6 +116,28 @@ def test_task_with_resources_and_results(conn: Connection, bucket_name: Callable
     assert sorted(f.key for f in results.list_files()) == ["result-0.txt", "result-1.txt"]
 
 
+def test_multipart_uploads_and_awkward_keys(
+    conn: Connection, bucket_name: Callable[[str], str], tmp_path: Path
+) -> None:
+    """Above 8 MiB the SDK uploads in parts; keys with spaces, `+` and non-ASCII letters must sign and round-trip."""
+    inputs = conn.create_bucket(bucket_name("big"))
+    big = tmp_path / "big.bin"
+    big.write_bytes(os.urandom(8 * 1024 * 1024 + 5))
+    inputs.add_file(str(big), "sub dir/big file+plus.bin")
+    results = conn.create_bucket(bucket_name("big-out"))
+    task = docker_task(
+        conn, 'test $(wc -c < "sub dir/big file+plus.bin") -eq 8388613 && cp "sub dir/big file+plus.bin" été.bin'
+    )
+    task.resources = [inputs]
+    task.results = results
+    task.submit()
+    assert wait_for(task) == "Success", task.errors
+    assert [f.key for f in results.list_files()] == ["été.bin"]
+    out = tmp_path / "out"
+    task.download_results(str(out))
+    assert (out / "été.bin").read_bytes() == big.read_bytes()
+
+
 def test_fresh_stdout_has_a_cursor(conn: Connection) -> None:
     task = docker_task(conn, "echo one; sleep 0.4; echo two")
     task.submit()
