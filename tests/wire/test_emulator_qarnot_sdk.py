@@ -38,7 +38,8 @@ from qarnot.exceptions import (
 
 from airflow_provider_batch.emulators import launch
 
-pytestmark = pytest.mark.wire
+# The SDK warns about its own legacy bucket flush on every submit with resources.
+pytestmark = [pytest.mark.wire, pytest.mark.filterwarnings("ignore:flush is deprecated")]
 TERMINAL = ("Success", "Failure", "Cancelled")
 
 
