@@ -348,3 +348,18 @@ async def test_shortnames_are_unique_per_kind(api: Api) -> None:
     await api.wait(first)
     await api.call("DELETE", f"/tasks/{first}")
     await api.submit("true", shortname="render-1")  # free again once the task is deleted
+
+
+async def test_an_abort_while_uploading_results_ends_cancelled() -> None:
+    emulator = QarnotEmulator(port=0, storage=False, token=TOKEN, step_ms=100)
+    async with emulator, aiohttp.ClientSession() as session:
+        api = Api(emulator, session)
+        uuid = await api.submit("true")
+        record = emulator.state.tasks[uuid]
+        deadline = time.monotonic() + 5
+        while record.state != "UploadingResults":
+            assert time.monotonic() < deadline
+            await asyncio.sleep(0.001)
+        await emulator.state.abort_task(uuid)
+        await api.wait(uuid)
+    assert record.history[-3:] == ["UploadingResults", "PendingCancel", "Cancelled"]

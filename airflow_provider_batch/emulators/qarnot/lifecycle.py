@@ -29,6 +29,7 @@ from airflow_provider_batch.emulators.qarnot.records import (
     INSTANCE_SUCCESS,
     PARTIALLY_EXECUTING,
     PENDING_CANCEL,
+    PENDING_DELETE,
     SUCCESS,
     UPLOADING_RESULTS,
     InstanceRecord,
@@ -66,39 +67,45 @@ class TaskLifecycle:
             await asyncio.sleep(self.step_s)
             problem = await gate(task)
             if problem is not None:
-                task.errors.append(instance_error("DependencyNotFulfilled", problem))
-                for instance in task.instances.values():
-                    instance.state = INSTANCE_CANCELLED
-                task.move(CANCELLED)
+                if self._advance(task, CANCELLED):
+                    task.errors.append(instance_error("DependencyNotFulfilled", problem))
+                    for instance in task.instances.values():
+                        instance.state = INSTANCE_CANCELLED
                 return
-            task.move(FULLY_DISPATCHED)
+            if not self._advance(task, FULLY_DISPATCHED):
+                return
             await asyncio.sleep(self.step_s)
             await asyncio.gather(*(self._instance(task, i) for i in task.instances.values()))
-            task.move(UPLOADING_RESULTS)
+            if not self._advance(task, UPLOADING_RESULTS):
+                return
             await asyncio.sleep(self.step_s)
             self._finish(task)
         except asyncio.CancelledError:
             raise
         except Exception as err:  # the emulator's own bug: the task fails, the server lives on
             log.exception("task %s: emulator error", task.uuid)
-            task.errors.append(instance_error("EmulatorError", f"emulator internal error: {err}"))
-            task.move(FAILURE)
+            if self._advance(task, FAILURE):
+                task.errors.append(instance_error("EmulatorError", f"emulator internal error: {err}"))
         finally:
             if task.terminal:
                 self._remove_folder(task)
 
+    @staticmethod
+    def _advance(task: TaskRecord, state: str) -> bool:
+        """Move on, unless the task is being cancelled or deleted (or is over): an abort always wins the race."""
+        if task.terminal or task.state in (PENDING_CANCEL, PENDING_DELETE):
+            return False
+        task.move(state)
+        return True
+
     def _finish(self, task: TaskRecord) -> None:
         failed = [i for i in task.instances.values() if i.state != INSTANCE_SUCCESS]
-        for instance in failed:
-            if instance.error is not None:
-                task.errors.append(instance.error)
-        task.move(FAILURE if failed else SUCCESS)
+        if self._advance(task, FAILURE if failed else SUCCESS):
+            task.errors.extend(i.error for i in failed if i.error is not None)
 
     def _executing(self, task: TaskRecord) -> None:
-        if task.state in (PENDING_CANCEL, CANCELLED):
-            return
         started = [i for i in task.instances.values() if i.started_s is not None]
-        task.move(FULLY_EXECUTING if len(started) == len(task.instances) else PARTIALLY_EXECUTING)
+        self._advance(task, FULLY_EXECUTING if len(started) == len(task.instances) else PARTIALLY_EXECUTING)
 
     async def _instance(self, task: TaskRecord, instance: InstanceRecord) -> None:
         assert task.folder is not None
