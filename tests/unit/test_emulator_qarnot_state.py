@@ -152,6 +152,8 @@ async def test_error_bodies_and_codes(api: Api) -> None:
         ({"name": "x", "profile": "docker-batch", "instanceCount": 1, "jobUuid": "nope"}, 400, "Job nope not found"),
         ({"name": "x", "instanceCount": 1, "poolUuid": "nope"}, 400, "Pool nope not found"),
         ({"name": "x", "profile": "docker-batch", "instanceCount": 1, "tags": "a"}, 400, "tags"),
+        ({"name": "x", "profile": "docker-batch", "instanceCount": 1, "dependencies": [1]}, 400, "dependencies"),
+        ({"name": "x", "profile": "docker-batch", "instanceCount": 1, "advancedResourceBuckets": "b"}, 400, "list"),
         ({"name": "x", "profile": "docker-batch", "instanceCount": 201}, 402, "Not enough credits"),
         ({"name": "x", "profile": "docker-batch", "instanceCount": 1, "resultBucket": "b"}, 400, "storage"),
     ]

@@ -68,6 +68,11 @@ class TaskOps(Store):
         elif profile not in PROFILES:
             raise bad_request(f"Profile {profile} not found; available: {', '.join(PROFILES)}.")
         deps = body.get("dependencies") or {}
+        if not isinstance(deps, dict):
+            raise bad_request("dependencies must be an object: {dependsOn: [uuid]} or {advancedDependsOn: [...]}")
+        for key in ("advancedResourceBuckets", "resourceBuckets"):
+            if not isinstance(body.get(key) or [], list):
+                raise bad_request(f"{key} must be a list of buckets")
         if deps.get("dependsOn") or deps.get("advancedDependsOn"):
             if job is None or not job.use_dependencies:
                 raise bad_request("dependencies: a task with dependencies must be in a job with useDependencies")
