@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import time
+import urllib.parse
 import urllib.request
 import uuid
 from collections.abc import Callable
@@ -316,7 +317,8 @@ def test_results_lists_and_upload_on_cancellation(
     task.submit()
     assert wait_for(task) == "Success"
     assert sorted(f.key for f in results.list_files()) == ["keep.csv"]
-    assert [i.results for i in task.completed_instances] == [[f"s3://{results.uuid}/keep.csv"]]
+    host = urllib.parse.urlsplit(conn.storage).netloc
+    assert [i.results for i in task.completed_instances] == [[f"s3://{host}/{results.uuid}/keep.csv"]]
 
     partial = conn.create_bucket(bucket_name("partial"))
     cancelled = docker_task(conn, "echo partial > progress.txt; echo written; sleep 30")

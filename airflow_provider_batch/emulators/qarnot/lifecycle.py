@@ -15,6 +15,7 @@ import shutil
 import signal
 from collections.abc import Awaitable, Callable
 from typing import Any
+from urllib.parse import urlsplit
 
 from airflow_provider_batch.emulators.qarnot.records import (
     CANCELLED,
@@ -208,7 +209,8 @@ class TaskLifecycle:
             prefix=str(config.get("bucketPrefix") or ""),
         )
         keys = await asyncio.to_thread(sync.upload, folder, bucket, selection)
-        instance.results.extend(f"s3://{bucket}/{key}" for key in keys)
+        host = urlsplit(sync.url).netloc  # as the API writes them: s3://<storage host>/<bucket>/<key>
+        instance.results.extend(f"s3://{host}/{bucket}/{key}" for key in keys)
         task.results_count += len(keys)
         if keys:
             task.modified_s = now_s()
