@@ -105,6 +105,13 @@ class _ArmadaBase:
         )
 
     @staticmethod
+    def create_job_request(
+        queue: str, job_set_id: str, job_request_items: Sequence[Any]
+    ) -> submit_pb2.JobSubmitRequest:
+        """A validated JobSubmitRequest (armada_client's builder): items are JobSubmitRequestItem messages or dicts."""
+        return req.submit_request(queue, job_set_id, job_request_items)
+
+    @staticmethod
     def create_queue_request(
         name: str,
         priority_factor: float | None = 1.0,
@@ -226,6 +233,20 @@ class ArmadaClient(_ArmadaBase):
 
     def get_queue(self, name: str) -> submit_pb2.Queue:
         return self._call(self._queues.GetQueue, submit_pb2.QueueGetRequest(name=name), "GetQueue")
+
+    def get_queue_info(self, name: str) -> submit_pb2.QueueInfo:
+        """The queue's active job sets with their queued and leased job counts (GetQueueInfo, older servers).
+
+        Newer servers removed the call: then the queue is looked up (NOT_FOUND when it does not exist) and an
+        ArmadaRpcError with code UNIMPLEMENTED says that this server does not support it.
+        """
+        try:
+            return self._call(self._submit.GetQueueInfo, submit_pb2.QueueInfoRequest(name=name), "GetQueueInfo")
+        except ArmadaRpcError as error:
+            if error.code() != grpc.StatusCode.UNIMPLEMENTED:
+                raise
+        self.get_queue(name)
+        raise req.queue_info_unsupported(name)
 
     def get_queues(self) -> list[submit_pb2.Queue]:
         def read_all() -> list[submit_pb2.Queue]:
@@ -391,6 +412,17 @@ class ArmadaAsyncIOClient(_ArmadaBase):
 
     async def get_queue(self, name: str) -> submit_pb2.Queue:
         return await self._call(self._queues.GetQueue, submit_pb2.QueueGetRequest(name=name), "GetQueue")
+
+    async def get_queue_info(self, name: str) -> submit_pb2.QueueInfo:
+        """See ArmadaClient.get_queue_info."""
+        try:
+            request = submit_pb2.QueueInfoRequest(name=name)
+            return await self._call(self._submit.GetQueueInfo, request, "GetQueueInfo")
+        except ArmadaRpcError as error:
+            if error.code() != grpc.StatusCode.UNIMPLEMENTED:
+                raise
+        await self.get_queue(name)
+        raise req.queue_info_unsupported(name)
 
     async def get_queues(self) -> list[submit_pb2.Queue]:
         async def read_all() -> list[submit_pb2.Queue]:

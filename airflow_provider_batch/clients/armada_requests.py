@@ -199,3 +199,13 @@ def as_queue(queue: Any) -> submit_pb2.Queue:
     if isinstance(queue, submit_pb2.Queue):
         return queue
     return submit_pb2.Queue.FromString(queue.SerializeToString())
+
+
+def queue_info_unsupported(name: str) -> ArmadaRpcError:
+    """What get_queue_info raises when the server no longer has GetQueueInfo (Armada removed it in 2024)."""
+    return ArmadaRpcError(
+        "GetQueueInfo",
+        grpc.StatusCode.UNIMPLEMENTED,
+        f"GetQueueInfo is not supported by this server (Armada removed it in 2024); queue {name!r} exists: use "
+        "get_queue(name) for its settings and get_job_status(job_ids) for the states of your jobs",
+    )

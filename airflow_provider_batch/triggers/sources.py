@@ -17,6 +17,7 @@ from airflow_provider_batch.jobservice.cache import FOLLOW_MIN_JOBS, JobServiceC
 
 HOOKS = {
     "armada": "airflow_provider_batch.hooks.armada.ArmadaHook",
+    "armada_channel": "airflow_provider_batch.hooks.armada_channel.ArmadaChannelHook",
     "qarnot": "airflow_provider_batch.hooks.qarnot.QarnotHook",
 }
 

@@ -1,0 +1,111 @@
+"""`ArmadaChannelHook`: Armada reached through the original operator's `armada_channel_args`.
+
+How the channel arguments relate to `armada_conn_id`: the channel arguments decide the endpoint, TLS, options and
+compression; the token comes from their credential source (`credentials={"conn_id": ...}` or a callback), else
+from the `armada_conn_id` connection when it exists. That connection (optional here) still gives the default
+queue, the Lookout URL template and the Binoculars endpoint.
+
+The hook's "connection id" is the whole spec as canonical JSON (no secret in it), so a trigger, the job-service
+cache and a retried task rebuild the same channel from the job reference alone; jobs with the same channel
+arguments are asked about together.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from functools import cached_property
+from typing import Any
+
+from airflow.sdk.exceptions import AirflowNotFoundException
+
+from airflow_provider_batch.clients.armada import ArmadaAsyncIOClient
+from airflow_provider_batch.common.channel import CallCredentials
+from airflow_provider_batch.hooks.armada import ArmadaHook, ArmadaSettings
+from airflow_provider_batch.hooks.armada_channel_args import ChannelSpec
+
+BACKEND = "armada_channel"
+
+
+def channel_conn_id(spec: ChannelSpec, armada_conn_id: str) -> str:
+    """The job reference's conn_id for jobs submitted through these channel arguments."""
+    return json.dumps({"armada_conn_id": armada_conn_id, **spec.to_json()}, sort_keys=True, separators=(",", ":"))
+
+
+def credentials_of(conn: Any) -> CallCredentials | None:
+    """A connection's token (password or extra `token`), as basic auth when it has a login too."""
+    token = conn.password or (conn.extra_dejson or {}).get("token") or ""
+    if not token:
+        return None
+    return CallCredentials.basic(conn.login, token) if conn.login else CallCredentials.bearer(token)
+
+
+class ArmadaChannelHook(ArmadaHook):
+    """ArmadaHook whose channel comes from channel arguments (see the module docstring)."""
+
+    backend = BACKEND
+
+    def __init__(self, armada_conn_id: str, **kwargs: Any) -> None:
+        super().__init__(armada_conn_id, **kwargs)
+        data = json.loads(armada_conn_id)
+        self.spec = ChannelSpec.from_json(data)
+        self.base_conn_id = str(data.get("armada_conn_id") or "")
+
+    @cached_property
+    def settings(self) -> ArmadaSettings:
+        base = self._base(self.get_connection)
+        source = self.spec.credentials
+        credentials = None
+        if source is not None and source.conn_id:
+            credentials = credentials_of(self.get_connection(source.conn_id))
+        elif source is not None:
+            credentials = source.call()
+        elif base is not None:
+            credentials = base.credentials
+        return self._with_channel(base, credentials)
+
+    async def aget_client(self) -> ArmadaAsyncIOClient:
+        if self._async_client is None:
+            settings = await self._asettings()
+            channel = settings.channel.aio_channel(settings.credentials)
+            self._async_channels.append(channel)
+            binoculars = None
+            if settings.binoculars:
+                binoculars = settings.binoculars.aio_channel(settings.credentials)
+                self._async_channels.append(binoculars)
+            self._async_client = ArmadaAsyncIOClient(channel, binoculars_channel=binoculars)
+        return self._async_client
+
+    async def _asettings(self) -> ArmadaSettings:
+        base = None
+        if self.base_conn_id:
+            try:
+                base = ArmadaSettings.from_connection(await self.aget_connection(self.base_conn_id))
+            except AirflowNotFoundException:
+                base = None
+        source = self.spec.credentials
+        credentials = None
+        if source is not None and source.conn_id:
+            credentials = credentials_of(await self.aget_connection(source.conn_id))
+        elif source is not None:
+            credentials = await asyncio.to_thread(source.call)
+        elif base is not None:
+            credentials = base.credentials
+        return self._with_channel(base, credentials)
+
+    def _base(self, get: Any) -> ArmadaSettings | None:
+        if not self.base_conn_id:
+            return None
+        try:
+            return ArmadaSettings.from_connection(get(self.base_conn_id))
+        except AirflowNotFoundException:
+            return None
+
+    def _with_channel(self, base: ArmadaSettings | None, credentials: CallCredentials | None) -> ArmadaSettings:
+        return ArmadaSettings(
+            channel=self.spec.channel,
+            credentials=credentials,
+            binoculars=base.binoculars if base else None,
+            default_queue=base.default_queue if base else "",
+            lookout_url_template=base.lookout_url_template if base else "",
+        )
