@@ -19,9 +19,6 @@ ARMADA_UI_FIELD_BEHAVIOUR: dict[str, Any] = {
         "port": "50051",
         "login": "leave empty for a bearer token",
         "password": "bearer token (OIDC), or the basic-auth password",
-        "default_queue": "my-queue",
-        "lookout_url_template": "https://lookout.example.com/?jobId=<job_id>",
-        "binoculars_target": "binoculars.example.com:443",
     },
 }
 
@@ -42,17 +39,19 @@ ARMADA_CONN_FIELDS: dict[str, Any] = {
     **GRPC_TLS_FIELDS,
     "default_queue": {
         "label": "Default queue",
-        "description": "The Armada queue used when a task names none.",
+        "description": "The Armada queue used when a task names none, e.g. my-queue.",
         "schema": {"type": ["string", "null"]},
     },
     "lookout_url_template": {
         "label": "Lookout URL template",
-        "description": "Link to a job in Lookout; <job_id>, {job_id}, {queue} and {job_set_id} are filled in.",
+        "description": "Link to a job in Lookout, e.g. https://lookout.example.com/?jobId=<job_id>; <job_id>, "
+        "{job_id}, {queue} and {job_set_id} are filled in.",
         "schema": {"type": ["string", "null"], "format": "url"},
     },
     "binoculars_target": {
         "label": "Binoculars endpoint",
-        "description": "host:port of the log service, when it is not served at the gRPC endpoint.",
+        "description": "host:port of the log service (e.g. binoculars.example.com:443), when it is not served at "
+        "the gRPC endpoint.",
         "schema": {"type": ["string", "null"]},
     },
 }
