@@ -60,6 +60,8 @@ class JobServiceHook(BaseHook):
     def test_connection(self) -> tuple[bool, str]:
         try:
             status = self.client.health().status
+            if status == 1:
+                self.client.get_job_statuses([])  # Health answers anyone (probes): this call checks the token
         except Exception as error:
             return False, str(error)
         return (status == 1), f"job service health: {status}"
