@@ -126,13 +126,15 @@ def parse_channel_args(args: Any, field: str) -> ChannelSpec:
     tls = args.get("tls")
     if tls is None:  # the seed opened a secure channel whenever it was given credentials to call
         tls = "credentials_callback_args" in args and args["credentials_callback_args"] is not None
+    options = tuple(_options(args.get("options"), field))
+    compression = _compression(args.get("compression"), field)
     try:
         channel = GrpcChannelArguments(
             target=str(args.get("target") or ""),
             tls=bool(tls),
             ca_cert=args.get("ca_cert") or None,
-            options=tuple(_options(args.get("options"), field)),
-            compression=_compression(args.get("compression"), field),
+            options=options,
+            compression=compression,
         )
     except ValueError as error:
         raise InvalidJobSpecError(field, str(error)) from None
