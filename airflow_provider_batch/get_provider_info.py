@@ -101,6 +101,55 @@ QARNOT_CONN_FIELDS: dict[str, Any] = {
 }
 
 
+APOLO_UI_FIELD_BEHAVIOUR: dict[str, Any] = {
+    "hidden-fields": ["schema", "login", "port", "extra"],
+    "relabeling": {"host": "API URL", "password": "Token or passed config"},
+    "placeholders": {
+        "host": "https://api.apolo.us/api/v1 (the default when empty)",
+        "password": "apolo config show-token, or a service account's token (a passed-config blob)",
+        "cluster": "default: the passed config's, else the first the token may use",
+        "org": "default: the passed config's, else the cluster's first",
+        "project": "default: the passed config's, else the first of the org",
+        "timeout": "60",
+        "job_url_template": "https://console.apolo.us/jobs/{id}",
+    },
+}
+
+APOLO_CONN_FIELDS: dict[str, Any] = {
+    "passed_config": {
+        "label": "Passed config (base64)",
+        "description": "Instead of the password: base64 JSON {token, cluster, url, org_name, project_name}, "
+        "what APOLO_PASSED_CONFIG holds.",
+        "schema": {"type": ["string", "null"], "format": "password"},
+    },
+    "cluster": {
+        "label": "Cluster",
+        "description": "The cluster jobs run on.",
+        "schema": {"type": ["string", "null"]},
+    },
+    "org": {
+        "label": "Organization",
+        "description": "The organization jobs are billed to.",
+        "schema": {"type": ["string", "null"]},
+    },
+    "project": {
+        "label": "Project",
+        "description": "The project jobs belong to (and are listed in).",
+        "schema": {"type": ["string", "null"]},
+    },
+    "timeout": {
+        "label": "Request timeout (s)",
+        "description": "Seconds each API request may take before it is retried.",
+        "schema": {"type": ["number", "null"], "default": 60},
+    },
+    "job_url_template": {
+        "label": "Job URL template",
+        "description": "Link to a job's page; {id} and {name} are filled in.",
+        "schema": {"type": ["string", "null"]},
+    },
+}
+
+
 def get_provider_info() -> dict[str, Any]:
     return {
         "package-name": "airflow-provider-batch",
@@ -122,6 +171,7 @@ def get_provider_info() -> dict[str, Any]:
                     "airflow_provider_batch.hooks.armada",
                     "airflow_provider_batch.hooks.jobservice",
                     "airflow_provider_batch.hooks.qarnot",
+                    "airflow_provider_batch.hooks.apolo",
                 ],
             }
         ],
@@ -131,6 +181,7 @@ def get_provider_info() -> dict[str, Any]:
                 "python-modules": [
                     "airflow_provider_batch.operators.armada",
                     "airflow_provider_batch.operators.qarnot",
+                    "airflow_provider_batch.operators.apolo",
                 ],
             }
         ],
@@ -138,6 +189,7 @@ def get_provider_info() -> dict[str, Any]:
         "extra-links": [
             "airflow_provider_batch.links.armada.ArmadaLookoutLink",
             "airflow_provider_batch.links.qarnot.QarnotConsoleLink",
+            "airflow_provider_batch.links.apolo.ApoloJobLink",
         ],
         "connection-types": [
             {
@@ -153,6 +205,13 @@ def get_provider_info() -> dict[str, Any]:
                 "hook-name": "Qarnot",
                 "conn-fields": QARNOT_CONN_FIELDS,
                 "ui-field-behaviour": QARNOT_UI_FIELD_BEHAVIOUR,
+            },
+            {
+                "connection-type": "apolo",
+                "hook-class-name": "airflow_provider_batch.hooks.apolo.ApoloHook",
+                "hook-name": "Apolo",
+                "conn-fields": APOLO_CONN_FIELDS,
+                "ui-field-behaviour": APOLO_UI_FIELD_BEHAVIOUR,
             },
             {
                 "connection-type": "batch_jobservice",

@@ -19,6 +19,7 @@ HOOKS = {
     "armada": "airflow_provider_batch.hooks.armada.ArmadaHook",
     "armada_channel": "airflow_provider_batch.hooks.armada_channel.ArmadaChannelHook",
     "qarnot": "airflow_provider_batch.hooks.qarnot.QarnotHook",
+    "apolo": "airflow_provider_batch.hooks.apolo.ApoloHook",
 }
 
 

@@ -1,0 +1,370 @@
+"""The Apolo connection: the API URL, a token (or a passed-config blob), the cluster, org and project; Apolo jobs as
+batch jobs in the common vocabulary."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from functools import cached_property
+from typing import Any
+
+from airflow_provider_batch.clients.apolo import ApoloClient, ApoloSyncClient
+from airflow_provider_batch.clients.apolo_config import (
+    DEFAULT_API_URL,
+    DEFAULT_TIMEOUT,
+    ApoloConfig,
+    looks_like_passed_config,
+)
+from airflow_provider_batch.clients.apolo_errors import ApoloNameTakenError, ApoloNotFoundError
+from airflow_provider_batch.clients.apolo_logs import read_new_lines
+from airflow_provider_batch.clients.apolo_types import (
+    DiskVolume,
+    HTTPPort,
+    JobDescription,
+    JobPriority,
+    SecretFile,
+    Volume,
+)
+from airflow_provider_batch.clients.apolo_types import JobStatus as ApoloStatus
+from airflow_provider_batch.common.errors import is_transient
+from airflow_provider_batch.common.identity import JobIdentity
+from airflow_provider_batch.common.jobref import JobRef
+from airflow_provider_batch.common.retry import RetryPolicy
+from airflow_provider_batch.common.states import JobState, JobStatus
+from airflow_provider_batch.hooks.base import BatchHook, as_float
+
+log = logging.getLogger(__name__)
+
+# Apolo's statuses in the common vocabulary. A suspended (preempted) job waits to run again; `unknown` (a status
+# this provider does not know) is not an answer: the job is looked at again, within the unknown-job grace period.
+STATE_TABLE: dict[ApoloStatus, JobState] = {
+    ApoloStatus.PENDING: JobState.QUEUED,
+    ApoloStatus.SUSPENDED: JobState.QUEUED,
+    ApoloStatus.RUNNING: JobState.RUNNING,
+    ApoloStatus.SUCCEEDED: JobState.SUCCEEDED,
+    ApoloStatus.FAILED: JobState.FAILED,
+    ApoloStatus.CANCELLED: JobState.CANCELLED,
+    ApoloStatus.UNKNOWN: JobState.UNKNOWN,
+}
+# Every job this provider starts carries this tag: aget_statuses lists them all with one call.
+PROVIDER_TAG = "airflow-provider-batch"
+TAG_PREFIX = "airflow."
+JOB_NAME_MAX = 40
+WHITESPACE = re.compile(r"\s+")
+SUBMIT_RETRY = RetryPolicy(max_attempts=5, initial_backoff=0.5, max_backoff=10.0)
+# aget_statuses lists the jobs started since the oldest watched one, less this margin (clocks differ).
+LIST_MARGIN = timedelta(minutes=5)
+
+
+def identity_tag(identity: JobIdentity) -> str:
+    """The same for every try of a task instance: how a retry finds the jobs earlier tries started."""
+    return "airflow-ti-" + hashlib.sha256(identity.uri.encode()).hexdigest()[:32]
+
+
+def submission_tag(identity: JobIdentity, generation: int) -> str:
+    """Unique to one submission: how a start whose answer was lost is found again."""
+    return "airflow-job-" + hashlib.sha256(f"{identity.uri}#{generation}".encode()).hexdigest()[:32]
+
+
+def job_name_of(identity: JobIdentity, generation: int, prefix: str | None = None) -> str:
+    """A deterministic job name within Apolo's rules (3 to 40 characters, `[a-z](-?[a-z0-9])*`): a readable part
+    (`prefix`, default the task id) and a hash of the submission. Apolo keeps one live job per name and project."""
+    digest = hashlib.sha256(f"{identity.uri}#{generation}".encode()).hexdigest()[:10]
+    readable = re.sub(r"-+", "-", re.sub(r"[^a-z0-9]+", "-", (prefix or identity.task_id).lower())).strip("-")
+    if not readable or not readable[0].isalpha():
+        readable = "af-" + readable
+    readable = readable[: JOB_NAME_MAX - len(digest) - 1].rstrip("-")
+    return f"{readable}-{digest}"
+
+
+def identity_tags(identity: JobIdentity) -> list[str]:
+    """`airflow.dag_id=...` and its siblings (no whitespace, at most 256 characters each, as Apolo wants)."""
+    return [(TAG_PREFIX + key + "=" + WHITESPACE.sub("_", value))[:256] for key, value in identity.tags().items()]
+
+
+def to_job_status(job: JobDescription) -> JobStatus:
+    common = STATE_TABLE[job.status]
+    reason = job.failure_reason() if common in (JobState.FAILED, JobState.CANCELLED, JobState.UNKNOWN) else ""
+    return JobStatus(common, job.status.value, reason)
+
+
+def missing_status(job_id: str, message: str = "") -> JobStatus:
+    return JobStatus(JobState.UNKNOWN, "missing", message or f"Apolo does not know job {job_id}")
+
+
+@dataclass(frozen=True)
+class ApoloSubmission:
+    """What the operator asks the hook to start: `start()`'s arguments (checked), without name and tags' own part.
+
+    name_prefix: the readable part of the deterministic job name; tags: the DAG author's tags (the hook adds its own).
+    """
+
+    image: str
+    preset_name: str
+    command: str | None = None
+    entrypoint: str | None = None
+    working_dir: str | None = None
+    env: Mapping[str, str] = field(default_factory=dict)
+    secret_env: Mapping[str, str] = field(default_factory=dict)
+    volumes: Sequence[Volume] = ()
+    secret_files: Sequence[SecretFile] = ()
+    disk_volumes: Sequence[DiskVolume] = ()
+    http: HTTPPort | None = None
+    tags: Sequence[str] = ()
+    description: str | None = None
+    life_span: float | None = None
+    schedule_timeout: float | None = None
+    priority: JobPriority | None = None
+    pass_config: bool = False
+    wait_for_jobs_quota: bool = False
+    privileged: bool = False
+    name_prefix: str | None = None
+
+    def start_arguments(self, name: str, tags: Sequence[str]) -> dict[str, Any]:
+        arguments = {key: getattr(self, key) for key in self.__dataclass_fields__ if key != "name_prefix"}
+        return {**arguments, "name": name, "tags": list(tags)}
+
+
+class ApoloHook(BatchHook):
+    """Talks to Apolo through an `apolo` connection.
+
+    host: the API URL (default https://api.apolo.us/api/v1); password: the token, or a passed-config blob (base64
+    JSON {token, cluster, url, org_name, project_name}, e.g. a service account's token). Extras: passed_config (the
+    blob, instead of the password), cluster, org, project (default: the blob's, else the first ones the token has),
+    timeout (seconds per request, default 60), job_url_template (a link to a job; `{id}` and `{name}` are filled in).
+    """
+
+    conn_name_attr = "apolo_conn_id"
+    default_conn_name = "apolo_default"
+    conn_type = "apolo"
+    hook_name = "Apolo"
+    backend = "apolo"
+
+    def __init__(self, apolo_conn_id: str = default_conn_name, **kwargs: Any) -> None:
+        super().__init__(conn_id=apolo_conn_id, **kwargs)
+        self._async_client: ApoloClient | None = None
+
+    # -- connection --------------------------------------------------------------------------------------------
+
+    @cached_property
+    def settings(self) -> ApoloSettings:
+        return ApoloSettings.from_connection(self.get_connection(self.conn_id))
+
+    @cached_property
+    def client(self) -> ApoloSyncClient:
+        return ApoloSyncClient(self.settings.config)
+
+    def get_conn(self) -> ApoloSyncClient:
+        return self.client
+
+    async def aget_client(self) -> ApoloClient:
+        """The asyncio client, built from `aget_connection` (never blocks the triggerer's loop)."""
+        if self._async_client is None:
+            settings = ApoloSettings.from_connection(await self.aget_connection(self.conn_id))
+            self._async_client = ApoloClient(settings.config)
+        return self._async_client
+
+    async def aclose(self) -> None:
+        if self._async_client is not None:
+            await self._async_client.close()
+            self._async_client = None
+
+    def close(self) -> None:
+        if "client" in self.__dict__:
+            self.client.close()
+            del self.__dict__["client"]
+
+    def test_connection(self) -> tuple[bool, str]:
+        try:
+            self.client.get_config(refresh=True)
+            cluster, org, project = self.client.where()
+        except Exception as error:  # the UI shows the message
+            return False, str(error)
+        return True, f"Apolo at {self.settings.config.url} accepts the token (cluster {cluster}, org {org}, " + (
+            f"project {project})"
+        )
+
+    # -- jobs --------------------------------------------------------------------------------------------------
+
+    def submit_job(self, request: ApoloSubmission, identity: JobIdentity, generation: int) -> JobRef:
+        tag = submission_tag(identity, generation)
+        tags = [*request.tags, PROVIDER_TAG, identity_tag(identity), tag, *identity_tags(identity)]
+        name = job_name_of(identity, generation, request.name_prefix)
+        arguments = request.start_arguments(name, list(dict.fromkeys(tags)))
+        job = self._start_once(arguments, tag)
+        return self._ref_of(job)
+
+    def _start_once(self, arguments: dict[str, Any], tag: str) -> JobDescription:
+        """Start the job; after a lost answer (or a 400 saying a live job has this name), look for it by its
+        submission tag before starting it again."""
+        attempts = 0
+
+        def earlier() -> JobDescription | None:
+            found = self.client.list(tags=[tag], reverse=True, limit=1)
+            if found:
+                log.info("found job %s from an earlier start whose answer was lost", found[0].id)
+            return found[0] if found else None
+
+        def attempt() -> JobDescription:
+            nonlocal attempts
+            attempts += 1
+            if attempts > 1 and (job := earlier()):
+                return job
+            try:
+                return self.client.start(**arguments)
+            except ApoloNameTakenError:
+                job = earlier()
+                if job is None:
+                    raise
+                return job
+
+        return SUBMIT_RETRY.call(attempt, is_transient, f"start job {arguments['name']}")
+
+    def _ref_of(self, job: JobDescription) -> JobRef:
+        details = {"name": job.name or ""}
+        tag = next((t for t in job.tags if t.startswith("airflow-job-")), "")
+        if tag:
+            details["tag"] = tag
+        if job.history.created_at is not None:
+            details["created_at"] = job.history.created_at.isoformat()
+        return self.job_ref(job.id, details)
+
+    def find_jobs(self, request: ApoloSubmission, identity: JobIdentity) -> list[tuple[JobRef, JobStatus]]:
+        found = self.client.list(tags=[identity_tag(identity)], reverse=True)
+        return [(self._ref_of(job), to_job_status(job)) for job in found]
+
+    def get_status(self, job: JobRef) -> JobStatus:
+        try:
+            return to_job_status(self.client.status(job.job_id))
+        except ApoloNotFoundError as error:
+            return missing_status(job.job_id, error.message)
+
+    def cancel_job(self, job: JobRef, reason: str) -> None:
+        """Kill the job; one that is gone is left as it is."""
+        try:
+            self.client.kill(job.job_id)
+        except ApoloNotFoundError as error:
+            log.info("Apolo did not kill job %s (%s): it is gone", job.job_id, error.message)
+
+    def read_logs(self, job: JobRef, cursor: str) -> tuple[list[str], str]:
+        """New lines of the job's log since `cursor` (the last line's timestamp; empty: from the start)."""
+        lines, cursor = self.client.call(lambda client: read_new_lines(client, job.job_id, cursor, idle=0.5))
+        return [line.text for line in lines], cursor
+
+    def job_url(self, job: JobRef) -> str | None:
+        template = self.settings.job_url_template
+        if not template:
+            return None
+        return template.replace("{id}", job.job_id).replace("{name}", job.details.get("name", ""))
+
+    async def aget_status(self, job: JobRef) -> JobStatus:
+        client = await self.aget_client()
+        try:
+            return to_job_status(await client.status(job.job_id))
+        except ApoloNotFoundError as error:
+            return missing_status(job.job_id, error.message)
+
+    async def aget_statuses(self, jobs: list[JobRef]) -> dict[str, JobStatus]:
+        """All the jobs with ONE streamed list call: this provider's jobs (PROVIDER_TAG) started since the oldest
+        of them. A job the list did not show (no start time known, or gone) is asked for alone."""
+        client = await self.aget_client()
+        answers: dict[str, JobStatus] = {}
+        wanted = {job.job_id for job in jobs}
+        starts = [_created(job) for job in jobs]
+        if jobs and all(start is not None for start in starts):
+            since = min(start for start in starts if start is not None) - LIST_MARGIN
+            async for found in client.list(tags=[PROVIDER_TAG], since=since):
+                if found.id in wanted:
+                    answers[found.id] = to_job_status(found)
+        missed = [job for job in jobs if job.job_id not in answers]
+        results = await asyncio.gather(*(self.aget_status(job) for job in missed))
+        answers.update({job.job_id: status for job, status in zip(missed, results, strict=True)})
+        return answers
+
+    async def acancel_job(self, job: JobRef, reason: str) -> None:
+        client = await self.aget_client()
+        try:
+            await client.kill(job.job_id)
+        except ApoloNotFoundError as error:
+            log.info("Apolo did not kill job %s (%s): it is gone", job.job_id, error.message)
+
+    # -- the connection form on Airflow < 3.2 (3.2+ reads conn-fields from get_provider_info) ------------------
+
+    @classmethod
+    def get_ui_field_behaviour(cls) -> dict[str, Any]:
+        from airflow_provider_batch.get_provider_info import APOLO_UI_FIELD_BEHAVIOUR
+
+        return APOLO_UI_FIELD_BEHAVIOUR
+
+    @classmethod
+    def get_connection_form_widgets(cls) -> dict[str, Any]:
+        from flask_appbuilder.fieldwidgets import BS3PasswordFieldWidget, BS3TextFieldWidget
+        from flask_babel import lazy_gettext
+        from wtforms import PasswordField, StringField
+
+        return {
+            "passed_config": PasswordField(lazy_gettext("Passed config (base64)"), widget=BS3PasswordFieldWidget()),
+            "cluster": StringField(lazy_gettext("Cluster"), widget=BS3TextFieldWidget()),
+            "org": StringField(lazy_gettext("Organization"), widget=BS3TextFieldWidget()),
+            "project": StringField(lazy_gettext("Project"), widget=BS3TextFieldWidget()),
+            "timeout": StringField(lazy_gettext("Request timeout (s)"), widget=BS3TextFieldWidget()),
+            "job_url_template": StringField(lazy_gettext("Job URL template"), widget=BS3TextFieldWidget()),
+        }
+
+
+def _created(job: JobRef) -> datetime | None:
+    text = job.details.get("created_at")
+    if not text:
+        return None
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+@dataclass(frozen=True)
+class ApoloSettings:
+    """An `apolo` connection read and checked."""
+
+    config: ApoloConfig
+    job_url_template: str = ""
+
+    @classmethod
+    def from_connection(cls, conn: Any) -> ApoloSettings:
+        extra = conn.extra_dejson or {}
+        url = api_url_of(conn.host, conn.schema, conn.port)
+        secret = str(extra.get("passed_config") or conn.password or "").strip()
+        if not secret:
+            raise ValueError(
+                f"connection {conn.conn_id}: the password (an Apolo token or a passed-config blob) is empty"
+            )
+        common: dict[str, Any] = {
+            "cluster": str(extra.get("cluster") or ""),
+            "org": str(extra.get("org") or ""),
+            "project": str(extra.get("project") or ""),
+            "timeout": as_float(extra.get("timeout"), "timeout", DEFAULT_TIMEOUT),
+        }
+        if looks_like_passed_config(secret):
+            config = ApoloConfig.from_passed_config(secret, url=url if conn.host else None, **common)
+        else:
+            config = ApoloConfig(token=secret, url=url, **common)
+        return cls(config, str(extra.get("job_url_template") or ""))
+
+
+def api_url_of(host: str | None, schema: str | None = None, port: int | None = None) -> str:
+    """The API URL from the connection's host: a bare host gets https and `/api/v1`; empty means the public one."""
+    text = (host or "").strip().rstrip("/")
+    if not text:
+        return DEFAULT_API_URL
+    url = text if "://" in text else f"{schema or 'https'}://{text}"
+    scheme, _, rest = url.partition("://")
+    authority, slash, path = rest.partition("/")
+    if port and ":" not in authority:
+        authority = f"{authority}:{port}"
+    return f"{scheme}://{authority}/{path}" if slash and path else f"{scheme}://{authority}/api/v1"
