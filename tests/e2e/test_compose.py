@@ -1,0 +1,254 @@
+"""docker-compose.yaml and its Dockerfile, checked without a Docker engine.
+
+`docker compose config` (or Debian's `docker-compose config`) validates the file and resolves anchors and
+`${VAR:-default}`; where neither is on PATH that check skips and the same structural checks run on the file as PyYAML
+reads it (with the defaults filled in here). The checks: the services a deployment needs, their image or build,
+commands that the provider's own command lines accept, healthchecks, start order, the shared Airflow settings, and
+connections that parse and name a connection type the provider declares, one for each type, pointing at the emulators
+or the job service.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from cryptography.fernet import Fernet
+
+from airflow_provider_batch.emulators.cli import build_parser
+from airflow_provider_batch.get_provider_info import get_provider_info
+from airflow_provider_batch.jobservice.__main__ import parse as parse_jobservice
+
+ROOT = Path(__file__).resolve().parents[2]
+COMPOSE = ROOT / "docker-compose.yaml"
+DOCKERFILE = ROOT / "Dockerfile"
+AIRFLOW_COMPONENTS = {
+    "airflow-apiserver": "api-server",
+    "airflow-scheduler": "scheduler",
+    "airflow-dag-processor": "dag-processor",
+    "airflow-triggerer": "triggerer",
+}
+AIRFLOW_SERVICES = ["airflow-init", *AIRFLOW_COMPONENTS]
+OUR_SERVICES = ["emulators", "jobservice"]  # run this image too, with our own command lines
+HEALTHCHECKED = ["postgres", *AIRFLOW_COMPONENTS, *OUR_SERVICES]
+SHARED_SETTINGS = [
+    "AIRFLOW__CORE__EXECUTOR",
+    "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN",
+    "AIRFLOW__CORE__FERNET_KEY",
+    "AIRFLOW__API_AUTH__JWT_SECRET",
+    "AIRFLOW__API__SECRET_KEY",
+    "AIRFLOW__CORE__EXECUTION_API_SERVER_URL",
+    "AIRFLOW__CORE__DAGS_FOLDER",
+    "AIRFLOW__BATCH__JOBSERVICE_CONN_ID",
+]
+VARIABLE = re.compile(r"\$\{(\w+)(?::?-([^}]*))?\}")
+
+
+def compose_command() -> list[str] | None:
+    docker = shutil.which("docker")
+    if docker and subprocess.run([docker, "compose", "version"], capture_output=True).returncode == 0:
+        return [docker, "compose"]
+    legacy = shutil.which("docker-compose")
+    return [legacy] if legacy else None
+
+
+def interpolate(value: Any) -> Any:
+    """What compose does to `${VAR:-default}` when VAR is unset (and `$$` -> `$`), through lists and mappings."""
+    if isinstance(value, str):
+        return VARIABLE.sub(lambda m: m.group(2) or "", value).replace("$$", "$")
+    if isinstance(value, list):
+        return [interpolate(item) for item in value]
+    if isinstance(value, dict):
+        return {key: interpolate(item) for key, item in value.items()}
+    return value
+
+
+def from_pyyaml() -> dict[str, Any]:
+    model = interpolate(yaml.safe_load(COMPOSE.read_text()))
+    return {key: value for key, value in model.items() if not key.startswith("x-")}
+
+
+def from_compose_config() -> dict[str, Any]:
+    command = compose_command()
+    if command is None:
+        pytest.skip("neither `docker compose` nor `docker-compose` is on PATH (apt-get install docker-compose)")
+    env = {"PATH": "/usr/bin:/bin:/usr/local/bin", "HOME": str(ROOT)}  # no COMPOSE_*/secret overrides from outside
+    result = subprocess.run(
+        [*command, "-f", str(COMPOSE), "config"], capture_output=True, text=True, env=env, cwd=ROOT, timeout=60
+    )
+    assert result.returncode == 0, f"{' '.join(command)} config refused the file:\n{result.stderr}"
+    return dict(yaml.safe_load(result.stdout))
+
+
+@pytest.fixture(scope="module", params=["compose-config", "pyyaml"])
+def model(request: pytest.FixtureRequest) -> dict[str, Any]:
+    return from_compose_config() if request.param == "compose-config" else from_pyyaml()
+
+
+def services(model: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return dict(model["services"])
+
+
+def environment(service: dict[str, Any]) -> dict[str, str]:
+    env = service.get("environment") or {}
+    if isinstance(env, list):  # KEY=VALUE form
+        env = dict(item.split("=", 1) for item in env)
+    return {key: "" if value is None else str(value) for key, value in env.items()}
+
+
+def command_of(service: dict[str, Any]) -> list[str]:
+    command = service.get("command") or []
+    return shlex.split(command) if isinstance(command, str) else [str(part) for part in command]
+
+
+def depends_on(service: dict[str, Any]) -> dict[str, str]:
+    needs = service.get("depends_on") or {}
+    if isinstance(needs, list):
+        return dict.fromkeys(needs, "service_started")
+    return {name: (spec or {}).get("condition", "service_started") for name, spec in needs.items()}
+
+
+def connections(service: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    found = {}
+    for key, value in environment(service).items():
+        if key.startswith("AIRFLOW_CONN_"):
+            try:
+                found[key[len("AIRFLOW_CONN_") :].lower()] = json.loads(value)
+            except json.JSONDecodeError as error:
+                pytest.fail(f"{key} is not JSON ({error}): {value}")
+    return found
+
+
+def test_the_stack_has_every_service_with_its_image(model: dict[str, Any]) -> None:
+    found = services(model)
+    missing = {"postgres", *AIRFLOW_SERVICES, *OUR_SERVICES} - set(found)
+    assert not missing, f"services missing: {sorted(missing)}"
+    assert str(found["postgres"]["image"]).startswith("postgres:")
+    for name in [*AIRFLOW_SERVICES, *OUR_SERVICES]:
+        build = found[name].get("build")
+        context = build if isinstance(build, str) else (build or {}).get("context")
+        assert context and Path(ROOT, context).resolve() == ROOT, f"{name} is not built from this repository"
+        dockerfile = (build or {}).get("dockerfile", "Dockerfile") if isinstance(build, dict) else "Dockerfile"
+        assert (ROOT / dockerfile).exists()
+
+
+def test_the_dockerfile_installs_this_provider_on_airflow_3() -> None:
+    text = DOCKERFILE.read_text()
+    version = re.search(r"ARG AIRFLOW_VERSION=(\d+)\.(\d+)\.(\d+)", text)
+    assert version and version.group(1) == "3", "the image must be Airflow 3"
+    assert re.search(r"^FROM apache/airflow:\$\{AIRFLOW_VERSION\}-python", text, re.M)
+    install = re.search(r"^RUN pip install .*", text, re.M)
+    assert install, "no pip install in the Dockerfile"
+    assert '"apache-airflow==${AIRFLOW_VERSION}"' in install.group(0), "pip would be free to change Airflow"
+    assert re.search(r"/opt/airflow-provider-batch\[[^\]]*postgres[^\]]*emulators", install.group(0))
+    assert re.search(r"^COPY .* \. /opt/airflow-provider-batch$", text, re.M)
+    ignored = (ROOT / ".dockerignore").read_text().split()
+    assert ".venv" in ignored and ".git" in ignored, "the build context would carry the venv and the git history"
+    for needed in ("pyproject.toml", "setup.py", "README.md", "protos", "airflow_provider_batch"):
+        assert needed not in ignored, f"{needed} is needed by pip install ."
+
+
+def test_airflow_components_commands_healthchecks_and_order(model: dict[str, Any]) -> None:
+    found = services(model)
+    for name, component in AIRFLOW_COMPONENTS.items():
+        assert command_of(found[name]) == [component], f"{name} runs {command_of(found[name])}"
+        needs = depends_on(found[name])
+        assert needs.get("airflow-init") == "service_completed_successfully", f"{name} may start before the DB"
+        assert needs.get("postgres") == "service_healthy"
+    assert "db migrate" in " ".join(command_of(found["airflow-init"]))
+    assert depends_on(found["airflow-init"]).get("postgres") == "service_healthy"
+    assert depends_on(found["airflow-triggerer"]).get("jobservice") == "service_healthy"
+    for name in HEALTHCHECKED:
+        check = found[name].get("healthcheck") or {}
+        assert check.get("test") and not check.get("disable"), f"{name} has no healthcheck"
+    assert "8080" in json.dumps(found["airflow-apiserver"].get("ports"))
+
+
+def test_the_shared_airflow_settings(model: dict[str, Any]) -> None:
+    found = services(model)
+    envs = {name: environment(found[name]) for name in AIRFLOW_SERVICES}
+    first = envs["airflow-init"]
+    for name, env in envs.items():
+        for key in SHARED_SETTINGS:
+            assert env.get(key), f"{name}: {key} is not set"
+            assert env[key] == first[key], f"{name}: {key} differs from airflow-init's"
+    assert first["AIRFLOW__CORE__EXECUTOR"] == "LocalExecutor"
+    assert re.match(r"postgresql(\+\w+)?://[^@]+@postgres[:/]", first["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"])
+    Fernet(first["AIRFLOW__CORE__FERNET_KEY"].encode())  # a valid key, or ValueError
+    assert first["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"].startswith("http://airflow-apiserver:8080/")
+    assert first.get("AIRFLOW__CORE__TEST_CONNECTION") == "Enabled"
+    dags = first["AIRFLOW__CORE__DAGS_FOLDER"]
+    volumes = [str(volume) for volume in found["airflow-scheduler"].get("volumes", [])]
+    assert any("dags_examples" in volume and f":{dags}" in volume for volume in volumes), volumes
+
+
+def emulator_command(found: dict[str, dict[str, Any]]) -> Any:
+    command = command_of(found["emulators"])
+    assert command[:3] == ["python", "-m", "airflow_provider_batch.emulators"], command
+    return build_parser().parse_args(command[3:])  # SystemExit on a flag the command line does not have
+
+
+def test_the_emulators_serve_every_scheduler_on_fixed_ports(model: dict[str, Any]) -> None:
+    found = services(model)
+    args = emulator_command(found)
+    assert args.host == "0.0.0.0", "the emulators must listen beyond their container"
+    assert args.token, "a fixed token, so the connections can carry it"
+    assert not args.only, "every emulator"
+    ports = {key: value for key, value in vars(args).items() if key.endswith("_port")}
+    assert all(ports.values()), f"fixed ports, not free ones: {ports}"
+
+
+def test_the_job_service_command(model: dict[str, Any]) -> None:
+    found = services(model)
+    command = command_of(found["jobservice"])
+    assert command[:4] == ["python", "-m", "airflow_provider_batch.jobservice", "serve"], command
+    args = parse_jobservice(command[3:])
+    assert args.host == "0.0.0.0" and args.port
+    assert re.match(r"postgresql://[^@]+@postgres/", args.store), "the standalone service keeps its jobs in PostgreSQL"
+
+
+def test_every_declared_connection_type_is_preset_and_reaches_its_server(model: dict[str, Any]) -> None:
+    found = services(model)
+    declared = {conn["connection-type"] for conn in get_provider_info()["connection-types"]}
+    emulators = emulator_command(found)
+    emulator_ports = {
+        str(port) for key, port in vars(emulators).items() if key.endswith("_port") and key != "admin_port"
+    }
+    jobservice = parse_jobservice(command_of(found["jobservice"])[3:])
+    for name in [*AIRFLOW_SERVICES, "jobservice"]:
+        conns = connections(found[name])
+        types = {conn.get("conn_type") for conn in conns.values()}
+        assert types <= declared, f"{name}: connection types the provider does not declare: {types - declared}"
+        assert declared <= types, f"{name}: no connection preset for {declared - types}"
+        for conn_id, conn in conns.items():
+            assert conn_id == f"{conn['conn_type']}_default", f"{conn_id}: the hooks' default is <type>_default"
+            host = str(conn.get("host", ""))
+            address = host.split("://", 1)[-1]
+            if conn["conn_type"] == "batch_jobservice":
+                assert address == f"jobservice:{jobservice.port}", conn_id
+                assert conn.get("password") == jobservice.token, f"{conn_id}: not the job service's --token"
+            else:
+                server, _, port = address.partition(":")
+                assert server == "emulators" and port in emulator_ports, f"{conn_id}: {host} is no emulator port"
+                assert conn.get("password") == emulators.token, f"{conn_id}: not the emulators' --token"
+                for value in (conn.get("extra") or {}).values():
+                    if isinstance(value, str) and "emulators:" in value:
+                        assert value.rsplit(":", 1)[-1] in emulator_ports, f"{conn_id}: {value}"
+    setting = environment(found["airflow-triggerer"])["AIRFLOW__BATCH__JOBSERVICE_CONN_ID"]
+    assert connections(found["airflow-triggerer"])[setting]["conn_type"] == "batch_jobservice"
+
+
+def test_compose_config_and_pyyaml_agree() -> None:
+    """The checks above run on both; this makes sure the PyYAML fallback reads the file as compose does."""
+    config = from_compose_config()
+    fallback = from_pyyaml()
+    for name in services(config):
+        assert environment(services(config)[name]) == environment(services(fallback)[name]), name
+        assert command_of(services(config)[name]) == command_of(services(fallback)[name]), name
