@@ -4,12 +4,13 @@ Compares, side by side in one run, per-job polling through our trigger (`direct`
 interval), the official `armada-airflow` operator's own polling (`official`: its ArmadaHook.refresh_context per job
 per interval, as its worker re-entries do; needs the armada-airflow wheel importable, e.g.
 `pip download --no-deps armada-airflow==1.1.3` unzipped on PYTHONPATH, since it pins Airflow < 3.3) and the embedded
-job-service cache (`cache`: one batched call per connection per interval). Prints a table: scheduler calls per
-poll interval, CPU seconds and peak extra RSS of the polling process, and the delay from each job's end (Armada's
+job-service cache, polling only (`cache`: one batched call per connection per interval) or also following the job
+set's event stream (`stream`: all jobs share one job set, so one stream carries every job's end). Prints a table:
+scheduler calls per poll interval, CPU seconds and peak extra RSS of the polling process, and the delay from each job's end (Armada's
 run finished_ts) to its trigger event.
 
     .venv/bin/python -m benchmarks.trigger_load --jobs 100,1000 --job-seconds 5,60 --poll-interval 5 \
-        --modes official,direct,cache
+        --modes official,direct,cache,stream
 """
 
 from __future__ import annotations
@@ -81,6 +82,7 @@ async def run_triggers(refs: list[dict[str, Any]], poll_interval: float) -> dict
         received[event.payload["job_id"]] = time.time()
 
     await asyncio.gather(*(one(ref) for ref in refs))
+    await sources.shared_cache().aclose()  # its channels, before asyncio.run closes the loop
     return received
 
 
@@ -132,6 +134,7 @@ def measure(mode: str, n: int, seconds: tuple[float, float], poll_interval: floa
             job_ids += [item.job_id for item in response.job_response_items]
         refs = [JobRef("armada", CONN_ID, j, {"queue": "bench", "job_set_id": "bench"}).to_json() for j in job_ids]
 
+        os.environ["AIRFLOW__BATCH__EVENT_STREAM_MIN_JOBS"] = "10" if mode == "stream" else "0"
         if mode == "direct":
             sources.open_source = lambda job: sources.DirectStatusSource(job.backend, job.conn_id)  # type: ignore[assignment]
         else:
@@ -206,6 +209,12 @@ def main() -> None:
                 print(
                     f"{n} jobs: {other} polling makes {calls:.0f}x the cache's status calls and uses {cpu:.1f}x its CPU"
                 )
+        streamed = by.get(("stream", int(n)))
+        if streamed and cache:
+            print(
+                f"{n} jobs: following the event stream takes the median end-to-event delay from "
+                f"{cache['delay_median_s']:.2f} s to {streamed['delay_median_s']:.2f} s"
+            )
 
 
 if __name__ == "__main__":

@@ -41,6 +41,18 @@ class _Watched:
     last_asked: float
     status: JobStatus | None = None
     known: asyncio.Event = field(default_factory=asyncio.Event)
+    # Set (and replaced) when the state changes: only this job's waiters wake, not every trigger of the watcher.
+    moved: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def update(self, status: JobStatus) -> bool:
+        """Take a new state; whether it differs from the last one."""
+        changed = self.status != status
+        self.status = status
+        self.known.set()
+        if changed:
+            moved, self.moved = self.moved, asyncio.Event()
+            moved.set()
+        return changed
 
 
 class JobWatcher:
@@ -60,7 +72,6 @@ class JobWatcher:
         self.follow_min_jobs = follow_min_jobs
         self._followers: dict[str, asyncio.Task[None]] = {}
         self._follow_again_at: dict[str, float] = {}
-        self.changed = asyncio.Condition()
         self.interval = max(interval, MIN_INTERVAL)
         self.forget_after = forget_after
         self._on_idle = on_idle
@@ -102,13 +113,9 @@ class JobWatcher:
     async def wait_for_change(self, job: JobRef, previous: JobStatus, timeout: float) -> None:
         """Return as soon as a poll finds the job in another state than `previous`, or after `timeout` seconds."""
         watched = self.watch(job, self.interval)
-
-        def moved() -> bool:
-            return watched.status != previous
-
-        async with self.changed:
+        if watched.status == previous:
             with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self.changed.wait_for(moved), timeout)
+                await asyncio.wait_for(watched.moved.wait(), timeout)
 
     def _stale(self) -> bool:
         """No answer from the scheduler for five intervals: cached states can no longer be trusted."""
@@ -143,6 +150,7 @@ class JobWatcher:
             await self._sleep(self.interval * (FOLLOWED_POLL_FACTOR if all_followed else 1))
         self._stop_following(set())
         self._on_idle()
+        await self.hook.aclose()  # an idle watcher's sessions and channels would otherwise stay open
 
     async def _apply(self, answers: dict[str, JobStatus]) -> None:
         """Record new states (a terminal state is final: a late poll answer does not undo an event) and wake the
@@ -154,14 +162,10 @@ class JobWatcher:
                 continue
             if watched.status is not None and watched.status.state.is_terminal and not status.state.is_terminal:
                 continue
-            if watched.status != status:
+            if watched.update(status):
                 updates.append((watched.job, status))
-            watched.status = status
-            watched.known.set()
         if updates and self._on_update is not None:
             await self._on_update(updates)
-        async with self.changed:
-            self.changed.notify_all()
 
     # -- following streams of state changes ---------------------------------------------------------------------
 
