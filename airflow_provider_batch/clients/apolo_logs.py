@@ -82,17 +82,20 @@ async def _lines_once(client: ApoloClient, job_id: str, cursor_ns: int | None) -
 
 async def follow_log(client: ApoloClient, job_id: str, cursor: str = "") -> AsyncIterator[LogLine]:
     """Every line after `cursor` (a timestamp; empty: from the start) until the job is over. A broken stream (or
-    one that ends while the job still runs) is reopened from the last line's timestamp, up to MAX_BREAKS times."""
+    one that ends while the job still runs) is reopened from the last line's timestamp, up to MAX_BREAKS times in
+    a row without a new line."""
     cursor_ns = timestamp_ns(cursor) if cursor else None
     delays = client.config.retry
     breaks = 0
     while True:
         broke = False
+        progressed = False
         try:
             async for line in _lines_once(client, job_id, cursor_ns):
                 if cursor_ns is not None and line.ns <= cursor_ns:
                     continue  # already yielded before the stream was reopened
                 cursor_ns = line.ns
+                progressed = True
                 yield line
         except ApoloError as error:
             if not error.retryable:
@@ -100,9 +103,9 @@ async def follow_log(client: ApoloClient, job_id: str, cursor: str = "") -> Asyn
             broke = True
         if not broke and (await client.status(job_id)).status.is_finished:
             return
-        breaks += 1
+        breaks = 1 if progressed else breaks + 1
         if breaks > MAX_BREAKS:
-            raise ApoloError("GET log_ws", "broken", f"the log stream of {job_id} broke {breaks} times")
+            raise ApoloError("GET log_ws", "broken", f"the log stream of {job_id} broke {breaks} times in a row")
         await asyncio.sleep(min(delays.max_backoff, delays.initial_backoff * breaks))
 
 
