@@ -230,7 +230,7 @@ def test_every_declared_connection_type_is_preset_and_reaches_its_server(model: 
         for conn_id, conn in conns.items():
             assert conn_id == f"{conn['conn_type']}_default", f"{conn_id}: the hooks' default is <type>_default"
             host = str(conn.get("host", ""))
-            address = host.split("://", 1)[-1]
+            address = host.split("://", 1)[-1].split("/", 1)[0]
             if conn["conn_type"] == "batch_jobservice":
                 assert address == f"jobservice:{jobservice.port}", conn_id
                 assert conn.get("password") == jobservice.token, f"{conn_id}: not the job service's --token"
