@@ -285,7 +285,7 @@ class ApoloClient:
     ) -> AsyncIterator[JobDescription]:
         """Jobs matching every given filter (tags: all of them), streamed as NDJSON, oldest first (`reverse`:
         newest first). A stream that breaks is asked for again; jobs already yielded are not yielded twice."""
-        cluster, org, project = await self.where()
+        cluster, org, _ = await self.where()
         params: list[tuple[str, str]] = [("status", str(status)) for status in statuses]
         if name:
             params.append(("name", name))
@@ -299,8 +299,11 @@ class ApoloClient:
             params.append(("reverse", "1"))
         if limit is not None:
             params.append(("limit", str(limit)))
+        # Like the seed SDK: jobs being dropped or without logs are left out; the org defaults to the configured one,
+        # the project filter is only sent when asked for (all the org's projects otherwise).
+        params += [("being_dropped", "False"), ("logs_removed", "False")]
         params += [("org_name", o) for o in (org_names if org_names is not None else [org]) if o]
-        params += [("project_name", p) for p in (project_names if project_names is not None else [project]) if p]
+        params += [("project_name", p) for p in project_names or () if p]
         seen: set[str] = set()
         delays = [*self.config.retry.delays(), None]
         for delay in delays:
