@@ -1,23 +1,23 @@
-"""N deferred jobs through BatchJobTrigger coroutines in one event loop, against the Armada emulator.
+"""N deferred jobs through BatchJobTrigger coroutines in one event loop, against a scheduler's emulator.
 
-Compares, side by side in one run, per-job polling through our trigger (`direct`: one GetJobStatus per job per
-interval), the official `armada-airflow` operator's own polling (`official`: its ArmadaHook.refresh_context per job
-per interval, as its worker re-entries do; needs the armada-airflow wheel importable, e.g.
-`pip download --no-deps armada-airflow==1.1.3` unzipped on PYTHONPATH, since it pins Airflow < 3.3) and the embedded
-job-service cache, polling only (`cache`: one batched call per connection per interval) or also following the job
-set's event stream (`stream`: all jobs share one job set, so one stream carries every job's end). Prints a table:
-scheduler calls per poll interval, CPU seconds and peak extra RSS of the polling process, and the delay from each job's end (Armada's
-run finished_ts) to its trigger event.
+Compares, side by side in one run, per-job polling through our trigger (`direct`: one status call per job per
+interval), the official `armada-airflow` operator's own polling (`official`, Armada only: its
+ArmadaHook.refresh_context per job per interval, as its worker re-entries do; needs the armada-airflow wheel
+importable, e.g. `pip download --no-deps armada-airflow==1.1.3` unzipped on PYTHONPATH, since it pins Airflow < 3.3)
+and the embedded job-service cache, polling only (`cache`: batched calls per connection per interval) or also
+following the job set's event stream (`stream`, Armada only: all jobs share one job set, so one stream carries every
+job's end). `benchmarks/workloads.py` says what each backend submits. Prints a table: status calls per poll
+interval (from the emulator's /stats), CPU seconds and peak extra RSS of the polling process, and the delay from
+each job's end (as the scheduler recorded it) to its trigger event.
 
-    .venv/bin/python -m benchmarks.trigger_load --jobs 100,1000 --job-seconds 5,60 --poll-interval 5 \
-        --modes official,direct,cache,stream
+    .venv/bin/python -m benchmarks.trigger_load --backends armada,qarnot,apolo --jobs 100,1000 \
+        --job-seconds 5,60 --poll-interval 5 --modes official,direct,cache,stream
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import random
 import resource
@@ -28,24 +28,10 @@ from typing import Any
 
 import psutil
 
-from airflow_provider_batch.clients.armada import ArmadaClient
-from airflow_provider_batch.common.channel import CallCredentials, GrpcChannelArguments
-from airflow_provider_batch.common.jobref import JobRef
 from airflow_provider_batch.emulators import launch
 from airflow_provider_batch.triggers import sources
 from airflow_provider_batch.triggers.batch import BatchJobTrigger
-
-CONN_ID = "armada_bench"
-
-
-def pod(seconds: float) -> dict[str, Any]:
-    quantities = {"cpu": "10m", "memory": "8Mi"}
-    container = {
-        "name": "main",
-        "command": ["sleep", f"{seconds:.1f}"],
-        "resources": {"requests": quantities, "limits": quantities},
-    }
-    return {"containers": [container]}
+from benchmarks.workloads import WORKLOADS
 
 
 class PeakRss:
@@ -114,25 +100,14 @@ def official_polling(job_ids: list[str], target: str, token: str, poll_interval:
     return received
 
 
-def measure(mode: str, n: int, seconds: tuple[float, float], poll_interval: float) -> dict[str, Any]:
-    args = ["--only", "armada", "--armada-port", "0", "--admin-port", "0", "--step-ms", "50"]
+def measure(backend: str, mode: str, n: int, seconds: tuple[float, float], poll_interval: float) -> dict[str, Any]:
+    workload = WORKLOADS[backend]
+    args = ["--only", workload.emulator, *workload.emulator_flags, "--admin-port", "0", "--step-ms", "50"]
     with launch([*args, "--max-running", str(n), "--log-level", "WARNING"]) as emulators:
-        target, token = emulators["armada"]["target"], emulators["armada"]["token"]
-        os.environ[f"AIRFLOW_CONN_{CONN_ID.upper()}"] = json.dumps(
-            {"conn_type": "armada", "host": target, "password": token}
-        )
-        channel = GrpcChannelArguments(target).channel(CallCredentials.bearer(token))
-        client = ArmadaClient(channel)
-        client.create_queue(client.create_queue_request("bench"))
+        ready = emulators[workload.emulator]
+        workload.connect(ready)
         rng = random.Random(n)
-        items = [
-            client.create_job_request_item(pod_spec=pod(rng.uniform(*seconds)), namespace="default") for _ in range(n)
-        ]
-        job_ids: list[str] = []
-        for start in range(0, n, 500):
-            response = client.submit_jobs("bench", "bench", items[start : start + 500])
-            job_ids += [item.job_id for item in response.job_response_items]
-        refs = [JobRef("armada", CONN_ID, j, {"queue": "bench", "job_set_id": "bench"}).to_json() for j in job_ids]
+        jobs = workload.submit(ready, [rng.uniform(*seconds) for _ in range(n)])
 
         os.environ["AIRFLOW__BATCH__EVENT_STREAM_MIN_JOBS"] = "10" if mode == "stream" else "0"
         if mode == "direct":
@@ -143,28 +118,24 @@ def measure(mode: str, n: int, seconds: tuple[float, float], poll_interval: floa
         cpu_before, wall_before = cpu_seconds(), time.monotonic()
         with PeakRss() as rss:
             if mode == "official":
-                received = official_polling(job_ids, target, token, poll_interval)
+                job_ids = [job.job_id for job in jobs]
+                received = official_polling(job_ids, ready["target"], ready["token"], poll_interval)
             else:
-                received = asyncio.run(run_triggers(refs, poll_interval))
+                received = asyncio.run(run_triggers([job.to_json() for job in jobs], poll_interval))
         wall = time.monotonic() - wall_before
         cpu = cpu_seconds() - cpu_before
-        calls = emulators.stats()["armada"]
-        status_calls = calls.get("/api.Jobs/GetJobStatus", 0)
-
-        details = client.get_job_details(job_ids, expand_job_run=True).job_details
-        delays = []
-        for job_id in job_ids:
-            runs = details[job_id].job_runs
-            if runs and runs[-1].finished_ts.seconds:
-                delays.append(received[job_id] - runs[-1].finished_ts.ToDatetime().timestamp())
-        channel.close()
+        calls = emulators.stats()[workload.emulator]
+        status_calls = sum(calls.get(route, 0) for route in workload.status_routes)
+        ended = workload.ended_at(ready, jobs)
+        delays = [received[job_id] - at for job_id, at in ended.items() if job_id in received]
     intervals = wall / poll_interval
     return {
+        "backend": backend,
         "mode": mode,
         "jobs": n,
         "wall_s": wall,
         "status_calls_per_interval": status_calls / intervals,
-        "other_calls": sum(v for k, v in calls.items() if k != "/api.Jobs/GetJobStatus"),
+        "other_calls": sum(calls.values()) - status_calls,
         "cpu_s": cpu,
         "cpu_cores": cpu / wall,
         "peak_rss_mb": (rss.peak - rss.baseline) / 2**20,
@@ -175,44 +146,48 @@ def measure(mode: str, n: int, seconds: tuple[float, float], poll_interval: floa
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--backends", default="armada", help=f"comma-separated, of {','.join(WORKLOADS)}")
     parser.add_argument("--jobs", default="100,1000", help="comma-separated job counts")
     parser.add_argument("--job-seconds", default="5,20", help="min,max seconds each job runs")
     parser.add_argument("--poll-interval", type=float, default=5.0)
-    parser.add_argument("--modes", default="direct,cache")
+    parser.add_argument("--modes", default="direct,cache", help="direct, cache, stream (Armada), official (Armada)")
     args = parser.parse_args()
     low, high = (float(x) for x in args.job_seconds.split(","))
     rows = [
-        measure(mode, int(n), (low, high), args.poll_interval)
+        measure(backend, mode, int(n), (low, high), args.poll_interval)
+        for backend in args.backends.split(",")
         for n in args.jobs.split(",")
         for mode in args.modes.split(",")
+        if backend == "armada" or mode in ("direct", "cache")
     ]
     header = (
-        "| mode | jobs | GetJobStatus calls / interval | other calls | CPU s | CPU cores | peak extra RSS MB "
+        "| backend | mode | jobs | status calls / interval | other calls | CPU s | CPU cores | peak extra RSS MB "
         "| end-to-event median s | max s |"
     )
     print(header)
     print("|---" * (header.count("|") - 1) + "|")
     for r in rows:
         print(
-            f"| {r['mode']} | {r['jobs']} | {r['status_calls_per_interval']:.1f} | {r['other_calls']} "
+            f"| {r['backend']} | {r['mode']} | {r['jobs']} | {r['status_calls_per_interval']:.1f} | {r['other_calls']} "
             f"| {r['cpu_s']:.1f} | {r['cpu_cores']:.3f} | {r['peak_rss_mb']:.0f} "
             f"| {r['delay_median_s']:.2f} | {r['delay_max_s']:.2f} |"
         )
-    by = {(r["mode"], r["jobs"]): r for r in rows}
-    for n in args.jobs.split(","):
-        cache = by.get(("cache", int(n)))
+    by = {(r["backend"], r["mode"], r["jobs"]): r for r in rows}
+    for backend, _, n in sorted({(r["backend"], "", r["jobs"]) for r in rows}):
+        cache = by.get((backend, "cache", n))
         for other in ("official", "direct"):
-            polled = by.get((other, int(n)))
+            polled = by.get((backend, other, n))
             if polled and cache and cache["status_calls_per_interval"]:
                 calls = polled["status_calls_per_interval"] / cache["status_calls_per_interval"]
                 cpu = polled["cpu_s"] / cache["cpu_s"] if cache["cpu_s"] else float("nan")
                 print(
-                    f"{n} jobs: {other} polling makes {calls:.0f}x the cache's status calls and uses {cpu:.1f}x its CPU"
+                    f"{backend}, {n} jobs: {other} polling makes {calls:.0f}x the cache's status calls "
+                    f"and uses {cpu:.1f}x its CPU"
                 )
-        streamed = by.get(("stream", int(n)))
+        streamed = by.get((backend, "stream", n))
         if streamed and cache:
             print(
-                f"{n} jobs: following the event stream takes the median end-to-event delay from "
+                f"{backend}, {n} jobs: following the event stream takes the median end-to-event delay from "
                 f"{cache['delay_median_s']:.2f} s to {streamed['delay_median_s']:.2f} s"
             )
 
