@@ -183,8 +183,11 @@ class ArmadaOperator(BatchJobOperator):
             timeout=timedelta(seconds=self.timeout + max(60.0, 2 * self.poll_interval)) if self.timeout else None,
         )
 
-    def resume_job_complete(self, context: Any, event: dict[str, Any] | None, job_id: str) -> dict[str, Any]:
-        """The original resume method (after ArmadaJobCompleteTrigger): the same as execute_complete."""
+    def resume_job_complete(
+        self, context: Any, event: dict[str, Any] | None = None, job_id: str | None = None
+    ) -> dict[str, Any]:
+        """The original resume method (after ArmadaJobCompleteTrigger): the same as execute_complete. The event
+        names the job; `job_id` (the original's defer kwarg) is optional, as `airflow dags test` drops it."""
         return self.execute_complete(context, event)
 
 

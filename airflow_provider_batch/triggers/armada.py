@@ -138,9 +138,9 @@ class ArmadaJobCompleteTrigger(BatchJobTrigger):
     async def run(self) -> AsyncIterator[TriggerEvent]:
         job = JobRef.from_json(self.job)
         if self.job_service_channel_args is not None:
-            source: sources.StatusSource = JobServiceChannelSource(
-                job, ChannelSpec.from_json(self.job_service_channel_args)
-            )
+            spec = ChannelSpec.from_json(self.job_service_channel_args)
+            self.log.info("Waiting for Armada job %s; asking the job service at %s", job.job_id, spec.channel.target)
+            source: sources.StatusSource = JobServiceChannelSource(job, spec)
         else:
             source = sources.open_source(job)
         try:
