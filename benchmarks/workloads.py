@@ -127,4 +127,41 @@ class QarnotWorkload:
         return ended
 
 
-WORKLOADS: dict[str, Workload] = {"armada": ArmadaWorkload(), "qarnot": QarnotWorkload()}
+class ApoloWorkload:
+    """N jobs on the emulator's `cpu-small` preset, started through ApoloHook (so they carry its tags)."""
+
+    emulator = "apolo"
+    emulator_flags = ("--apolo-port", "0")
+    status_routes = ("GET /api/v1/jobs", "GET /api/v1/jobs/{job_id}")
+
+    def connect(self, ready: dict[str, Any]) -> None:
+        set_connection(CONN_ID, {"conn_type": "apolo", "host": ready["url"], "password": ready["passed_config"]})
+
+    def submit(self, ready: dict[str, Any], seconds: list[float]) -> list[JobRef]:
+        from airflow_provider_batch.hooks.apolo import ApoloHook, ApoloSubmission
+
+        hook = ApoloHook(CONN_ID)
+        try:
+            return [
+                hook.submit_job(ApoloSubmission("busybox", "cpu-small", f"sleep {duration:.1f}"), identity(i), 0)
+                for i, duration in enumerate(seconds)
+            ]
+        finally:
+            hook.close()
+
+    def ended_at(self, ready: dict[str, Any], jobs: list[JobRef]) -> dict[str, float]:
+        from airflow_provider_batch.hooks.apolo import ApoloHook
+
+        hook = ApoloHook(CONN_ID)
+        ended = {}
+        try:
+            for job in jobs:
+                finished = hook.client.status(job.job_id).history.finished_at
+                if finished is not None:
+                    ended[job.job_id] = finished.timestamp()
+        finally:
+            hook.close()
+        return ended
+
+
+WORKLOADS: dict[str, Workload] = {"armada": ArmadaWorkload(), "qarnot": QarnotWorkload(), "apolo": ApoloWorkload()}
