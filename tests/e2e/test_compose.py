@@ -11,10 +11,15 @@ or the job service.
 from __future__ import annotations
 
 import json
+import os
 import re
 import shlex
 import shutil
+import signal
+import socket
 import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +27,7 @@ import pytest
 import yaml
 from cryptography.fernet import Fernet
 
+from airflow_provider_batch.emulators import launch
 from airflow_provider_batch.emulators.cli import build_parser
 from airflow_provider_batch.get_provider_info import get_provider_info
 from airflow_provider_batch.jobservice.__main__ import parse as parse_jobservice
@@ -252,3 +258,90 @@ def test_compose_config_and_pyyaml_agree() -> None:
     for name in services(config):
         assert environment(services(config)[name]) == environment(services(fallback)[name]), name
         assert command_of(services(config)[name]) == command_of(services(fallback)[name]), name
+
+
+# -- the file's connections and setup script, live against the emulators and job service it starts ---------------
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def on_loopback(command: list[str], ports: dict[str, int]) -> tuple[list[str], dict[str, str]]:
+    """The command with --host 127.0.0.1 and each fixed port swapped for a free one; compose address -> local one."""
+    out, addresses = list(command), {}
+    for index, flag in enumerate(out[:-1]):
+        if flag == "--host":
+            out[index + 1] = "127.0.0.1"
+        elif flag.endswith("-port") or flag == "--port":
+            fixed, local = out[index + 1], ports.setdefault(out[index + 1], free_port())
+            out[index + 1] = str(local)
+            addresses[fixed] = str(local)
+    return out, addresses
+
+
+def rewrite(text: str, service: str, addresses: dict[str, str]) -> str:
+    for fixed, local in addresses.items():
+        text = text.replace(f"{service}:{fixed}", f"127.0.0.1:{local}")
+    return text
+
+
+@pytest.mark.slow
+@pytest.mark.wire
+@pytest.mark.timeout(180)
+def test_the_files_connections_and_setup_work_against_its_emulators_and_job_service(tmp_path: Path) -> None:
+    """The emulators and the job service run with the file's own command lines (on loopback and free ports); the
+    emulators-setup script runs; then `airflow connections test` passes for every connection the file presets."""
+    found = services(from_pyyaml())
+    ports: dict[str, int] = {}
+    emulator_args, emulator_addresses = on_loopback(command_of(found["emulators"])[3:], ports)
+    jobservice_args, jobservice_addresses = on_loopback(command_of(found["jobservice"])[3:], ports)
+    store = jobservice_args.index("--store") + 1
+    jobservice_args[store] = f"sqlite:///{tmp_path / 'jobservice.db'}"  # no PostgreSQL here
+    env = {key: value for key, value in os.environ.items() if not key.startswith("AIRFLOW")}
+    env.update({"AIRFLOW_HOME": str(tmp_path / "airflow"), "AIRFLOW__CORE__LOAD_EXAMPLES": "False"})
+    for key, value in environment(found["airflow-scheduler"]).items():
+        if key.startswith(("AIRFLOW_CONN_", "AIRFLOW__CORE__TEST_CONNECTION")):
+            env[key] = rewrite(rewrite(value, "emulators", emulator_addresses), "jobservice", jobservice_addresses)
+    launched = launch([*emulator_args, "--log-level", "WARNING"])
+    jobservice = subprocess.Popen(
+        [sys.executable, "-m", "airflow_provider_batch.jobservice", *jobservice_args, "--log-level", "WARNING"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        env=env,
+        text=True,
+    )
+    try:
+        assert jobservice.stdout is not None
+        assert jobservice.stdout.readline().startswith("READY "), "the job service did not start"
+        setup = found["emulators-setup"]
+        script = rewrite(command_of(setup)[2], "emulators", emulator_addresses)
+        setup_env = {**env, **{k: v for k, v in environment(setup).items() if not k.startswith("AIRFLOW")}}
+        ran = subprocess.run([sys.executable, "-c", script], env=setup_env, capture_output=True, text=True, timeout=60)
+        assert ran.returncode == 0, f"the emulators-setup script failed:\n{ran.stderr[-3000:]}"
+        conn_ids = [key[len("AIRFLOW_CONN_") :].lower() for key in env if key.startswith("AIRFLOW_CONN_")]
+        airflow = str(Path(sys.executable).parent / "airflow")
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            runs = {
+                conn_id: pool.submit(
+                    subprocess.run,
+                    [airflow, "connections", "test", conn_id],
+                    env=env,
+                    capture_output=True,
+                    text=True,
+                    timeout=120,
+                )
+                for conn_id in conn_ids
+            }
+        failed = {
+            conn_id: (run.result().stdout + run.result().stderr)[-1500:]
+            for conn_id, run in runs.items()
+            if run.result().returncode != 0 or "Connection success!" not in run.result().stdout
+        }
+        assert not failed, json.dumps(failed, indent=2)
+    finally:
+        jobservice.send_signal(signal.SIGTERM)
+        jobservice.wait(timeout=20)
+        launched.stop()
