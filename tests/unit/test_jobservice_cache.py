@@ -175,7 +175,7 @@ async def test_a_busy_job_set_is_followed_and_an_event_reaches_the_trigger_befor
 
 
 async def test_a_late_poll_answer_does_not_undo_a_terminal_event(stream_hooks):
-    made, hook_for = stream_hooks
+    _, hook_for = stream_hooks
     cache = JobServiceCache(hook_for, follow_min_jobs=10)
     await asyncio.gather(*(cache.status(job(i), 5.0) for i in range(10)))
     watcher = cache.watchers[("armada", "c")]
