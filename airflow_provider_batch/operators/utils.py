@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 
 ANNOTATION_KEY_PREFIX = "armadaproject.io/"
 DEFAULT_TIME_OUT_FOR_FAILURE = 7200  # seconds a job may stay JOB_ID_NOT_FOUND (env ARMADA_AIRFLOW_TIME_OUT_JOB_ID)
-# CONNECTION_ERR answers (or an unreachable job service) in a row before the search gives up: about 5 minutes.
+# CONNECTION_ERR answers (or an unreachable job service) in a row before the search gives up: about 2-4 minutes.
 CONNECTION_RETRY = RetryPolicy(max_attempts=10, initial_backoff=1.0, max_backoff=60.0)
 TERMINAL = frozenset({JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED})
 FAILED_STATES = frozenset({JobState.FAILED, JobState.CANCELLED, JobState.JOB_ID_NOT_FOUND, JobState.CONNECTION_ERR})
