@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 import yaml
 from cryptography.fernet import Fernet
 
@@ -204,7 +205,9 @@ def emulator_command(found: dict[str, dict[str, Any]]) -> Any:
 def test_the_emulators_serve_every_scheduler_on_fixed_ports(model: dict[str, Any]) -> None:
     found = services(model)
     args = emulator_command(found)
-    assert args.host == "0.0.0.0", "the emulators must listen beyond their container"
+    # its service name: listens on the compose network, and the URLs it hands out (Apolo's /config, Qarnot's
+    # /settings) name a host the other containers reach (0.0.0.0 or localhost would be handed out as they are)
+    assert args.host == "emulators", "the emulators must bind their service name"
     assert args.token, "a fixed token, so the connections can carry it"
     assert not args.only, "every emulator"
     ports = {key: value for key, value in vars(args).items() if key.endswith("_port")}
@@ -270,11 +273,11 @@ def free_port() -> int:
 
 
 def on_loopback(command: list[str], ports: dict[str, int]) -> tuple[list[str], dict[str, str]]:
-    """The command with --host 127.0.0.1 and each fixed port swapped for a free one; compose address -> local one."""
+    """The command with --host localhost and each fixed port swapped for a free one; compose address -> local one."""
     out, addresses = list(command), {}
     for index, flag in enumerate(out[:-1]):
         if flag == "--host":
-            out[index + 1] = "127.0.0.1"
+            out[index + 1] = "localhost"  # a host name, as the service name is
         elif flag.endswith("-port") or flag == "--port":
             fixed, local = out[index + 1], ports.setdefault(out[index + 1], free_port())
             out[index + 1] = str(local)
@@ -284,7 +287,7 @@ def on_loopback(command: list[str], ports: dict[str, int]) -> tuple[list[str], d
 
 def rewrite(text: str, service: str, addresses: dict[str, str]) -> str:
     for fixed, local in addresses.items():
-        text = text.replace(f"{service}:{fixed}", f"127.0.0.1:{local}")
+        text = text.replace(f"{service}:{fixed}", f"localhost:{local}")
     return text
 
 
@@ -321,6 +324,12 @@ def test_the_files_connections_and_setup_work_against_its_emulators_and_job_serv
         setup_env = {**env, **{k: v for k, v in environment(setup).items() if not k.startswith("AIRFLOW")}}
         ran = subprocess.run([sys.executable, "-c", script], env=setup_env, capture_output=True, text=True, timeout=60)
         assert ran.returncode == 0, f"the emulators-setup script failed:\n{ran.stderr[-3000:]}"
+        # the URLs the emulators hand out name the host they were given (in compose: the service name)
+        apolo = launched["apolo"]
+        config = requests.get(
+            f"{apolo['url']}/config", headers={"Authorization": f"Bearer {apolo['token']}"}, timeout=10
+        )
+        assert config.json()["clusters"][0]["monitoring_url"].startswith("http://localhost:"), config.text
         conn_ids = [key[len("AIRFLOW_CONN_") :].lower() for key in env if key.startswith("AIRFLOW_CONN_")]
         airflow = str(Path(sys.executable).parent / "airflow")
         with ThreadPoolExecutor(max_workers=4) as pool:
