@@ -16,7 +16,6 @@ import re
 import shlex
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -26,6 +25,7 @@ from typing import Any
 import pytest
 import requests
 import yaml
+from _standalone import free_port
 from cryptography.fernet import Fernet
 
 from airflow_provider_batch.emulators import launch
@@ -264,12 +264,6 @@ def test_compose_config_and_pyyaml_agree() -> None:
 
 
 # -- the file's connections and setup script, live against the emulators and job service it starts ---------------
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def on_loopback(command: list[str], ports: dict[str, int]) -> tuple[list[str], dict[str, str]]:
