@@ -101,8 +101,8 @@ class ProcessRunner:
         env["TMPDIR"] = workdir
         env.update(spec.env)
         try:
-            try:
-                process = await asyncio.create_subprocess_exec(
+            creating = asyncio.ensure_future(
+                asyncio.create_subprocess_exec(
                     *spec.argv,
                     cwd=workdir,
                     env=env,
@@ -111,6 +111,14 @@ class ProcessRunner:
                     stderr=asyncio.subprocess.PIPE,
                     start_new_session=True,
                 )
+            )
+            try:
+                # Shielded: a cancel in the middle of the start would leave the process running unseen (asyncio
+                # kills only the direct child and then waits for the pipes, which its children hold open).
+                process = await asyncio.shield(creating)
+            except asyncio.CancelledError:
+                await self._reap(creating)
+                raise
             except OSError as err:
                 return RunResult(exit_code=None, start_error=f"cannot start {spec.argv[0]!r}: {err}", workdir=workdir)
             self._processes.add(process)
@@ -175,6 +183,14 @@ class ProcessRunner:
             on_line(OutputLine(self._clock.now_ns(), name, text))
         except Exception:
             log.exception("output callback failed")
+
+    async def _reap(self, creating: asyncio.Future[asyncio.subprocess.Process]) -> None:
+        """After a cancel during the start: let the start finish, then kill what it started, process group and all."""
+        try:
+            process = await creating
+        except Exception:
+            return
+        await self._kill(process)
 
     async def _kill(self, process: asyncio.subprocess.Process) -> None:
         if process.returncode is not None:

@@ -2,6 +2,7 @@ import asyncio
 import os
 import pathlib
 import sys
+import time
 
 import pytest
 
@@ -92,3 +93,33 @@ async def test_long_lines_without_newline_are_kept() -> None:
     result, lines = await run(RunSpec([sys.executable, "-c", code]))
     assert result.exit_code == 0
     assert "".join(line.text for line in lines) == "x" * 200000
+
+
+def _processes_running(marker: str) -> list[str]:
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/cmdline", "rb") as handle:
+                    command = handle.read().replace(b"\0", b" ").decode(errors="replace")
+            except OSError:
+                continue
+            if marker in command:
+                found.append(command)
+    return found
+
+
+async def test_a_cancel_during_the_start_kills_what_was_started() -> None:
+    """asyncio, cancelled while it starts a process, kills only the direct child and waits for the pipes that the
+    grandchild holds: the cancel took as long as the job. The runner lets the start finish and kills the group."""
+    runner = ProcessRunner()
+    marker = "47.123"
+    for step in range(20):
+        job = asyncio.ensure_future(runner.run(RunSpec(["sh", "-c", f"sleep {marker}; true"])))
+        await asyncio.sleep(step * 0.0005)
+        job.cancel()
+        started = time.monotonic()
+        with pytest.raises(asyncio.CancelledError):
+            await job
+        assert time.monotonic() - started < 3.0
+    assert _processes_running(f"sleep {marker}") == []
