@@ -97,7 +97,7 @@ class ArmadaHook(BatchHook):
     async def aget_client(self) -> ArmadaAsyncIOClient:
         """The asyncio client, built from `aget_connection` (never blocks the triggerer's loop)."""
         if self._async_client is None:
-            settings = ArmadaSettings.from_connection(await self.aget_connection(self.conn_id))
+            settings = await self.aget_settings()
             channel = settings.channel.aio_channel(settings.credentials)
             self._async_channels.append(channel)
             binoculars = None
@@ -106,6 +106,10 @@ class ArmadaHook(BatchHook):
                 self._async_channels.append(binoculars)
             self._async_client = ArmadaAsyncIOClient(channel, binoculars_channel=binoculars)
         return self._async_client
+
+    async def aget_settings(self) -> ArmadaSettings:
+        """The connection's settings, read with `aget_connection` (for the triggerer's event loop)."""
+        return ArmadaSettings.from_connection(await self.aget_connection(self.conn_id))
 
     async def aclose(self) -> None:
         for channel in self._async_channels:

@@ -17,12 +17,12 @@ import json
 from functools import cached_property
 from typing import Any
 
+from airflow.sdk import BaseHook
 from airflow.sdk.exceptions import AirflowNotFoundException
 
-from airflow_provider_batch.clients.armada import ArmadaAsyncIOClient
 from airflow_provider_batch.common.channel import CallCredentials
 from airflow_provider_batch.hooks.armada import ArmadaHook, ArmadaSettings
-from airflow_provider_batch.hooks.armada_channel_args import ChannelSpec
+from airflow_provider_batch.hooks.armada_channel_args import ChannelSpec, CredentialSource
 
 BACKEND = "armada_channel"
 
@@ -40,6 +40,15 @@ def credentials_of(conn: Any) -> CallCredentials | None:
     return CallCredentials.basic(conn.login, token) if conn.login else CallCredentials.bearer(token)
 
 
+async def acredentials(source: CredentialSource | None) -> CallCredentials | None:
+    """A credential source's credentials, read without blocking the event loop (None without a source)."""
+    if source is None:
+        return None
+    if source.conn_id:
+        return credentials_of(await BaseHook.aget_connection(source.conn_id))
+    return await asyncio.to_thread(source.call)
+
+
 class ArmadaChannelHook(ArmadaHook):
     """ArmadaHook whose channel comes from channel arguments (see the module docstring)."""
 
@@ -55,43 +64,21 @@ class ArmadaChannelHook(ArmadaHook):
     def settings(self) -> ArmadaSettings:
         base = self._base(self.get_connection)
         source = self.spec.credentials
-        credentials = None
         if source is not None and source.conn_id:
             credentials = credentials_of(self.get_connection(source.conn_id))
-        elif source is not None:
-            credentials = source.call()
-        elif base is not None:
-            credentials = base.credentials
+        else:
+            credentials = source.call() if source is not None else (base.credentials if base else None)
         return self._with_channel(base, credentials)
 
-    async def aget_client(self) -> ArmadaAsyncIOClient:
-        if self._async_client is None:
-            settings = await self._asettings()
-            channel = settings.channel.aio_channel(settings.credentials)
-            self._async_channels.append(channel)
-            binoculars = None
-            if settings.binoculars:
-                binoculars = settings.binoculars.aio_channel(settings.credentials)
-                self._async_channels.append(binoculars)
-            self._async_client = ArmadaAsyncIOClient(channel, binoculars_channel=binoculars)
-        return self._async_client
-
-    async def _asettings(self) -> ArmadaSettings:
+    async def aget_settings(self) -> ArmadaSettings:
         base = None
         if self.base_conn_id:
             try:
                 base = ArmadaSettings.from_connection(await self.aget_connection(self.base_conn_id))
             except AirflowNotFoundException:
                 base = None
-        source = self.spec.credentials
-        credentials = None
-        if source is not None and source.conn_id:
-            credentials = credentials_of(await self.aget_connection(source.conn_id))
-        elif source is not None:
-            credentials = await asyncio.to_thread(source.call)
-        elif base is not None:
-            credentials = base.credentials
-        return self._with_channel(base, credentials)
+        credentials = await acredentials(self.spec.credentials)
+        return self._with_channel(base, credentials if self.spec.credentials else (base.credentials if base else None))
 
     def _base(self, get: Any) -> ArmadaSettings | None:
         if not self.base_conn_id:

@@ -13,7 +13,6 @@ from typing import Any
 
 import grpc
 import grpc.aio
-from airflow.sdk import BaseHook
 from airflow.triggers.base import TriggerEvent
 
 from airflow_provider_batch.clients.jobservice import JobServiceAsyncIOClient, as_error
@@ -21,7 +20,7 @@ from airflow_provider_batch.clients.jobservice import JobState as SeedState
 from airflow_provider_batch.common.errors import SchedulerError
 from airflow_provider_batch.common.jobref import JobRef
 from airflow_provider_batch.common.states import JobState, JobStatus
-from airflow_provider_batch.hooks.armada_channel import credentials_of
+from airflow_provider_batch.hooks.armada_channel import acredentials
 from airflow_provider_batch.hooks.armada_channel_args import ChannelSpec, parse_channel_args
 from airflow_provider_batch.triggers import sources
 from airflow_provider_batch.triggers.batch import BatchJobTrigger
@@ -58,12 +57,7 @@ class JobServiceChannelSource(sources.CachedStatusSource):
 
     async def _client(self) -> JobServiceAsyncIOClient:
         if self._channel is None:
-            source = self._spec.credentials
-            credentials = None
-            if source is not None and source.conn_id:
-                credentials = credentials_of(await BaseHook.aget_connection(source.conn_id))
-            elif source is not None:
-                credentials = await asyncio.to_thread(source.call)
+            credentials = await acredentials(self._spec.credentials)
             self._channel = self._spec.channel.aio_channel(credentials)
         return JobServiceAsyncIOClient(self._channel)
 
