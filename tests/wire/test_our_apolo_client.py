@@ -20,6 +20,7 @@ from airflow_provider_batch.clients.apolo_errors import ApoloAuthError, ApoloBad
 from airflow_provider_batch.clients.apolo_logs import follow_log, read_new_lines, timestamp_ns
 from airflow_provider_batch.clients.apolo_types import JobStatus
 from airflow_provider_batch.common.identity import JobIdentity
+from airflow_provider_batch.common.jobref import JobRef
 from airflow_provider_batch.common.retry import RetryPolicy
 from airflow_provider_batch.common.states import JobState
 from airflow_provider_batch.emulators import launch
@@ -231,4 +232,34 @@ def test_the_hook_starts_once_and_finds_its_job_again(
         time.sleep(0.02)
     assert status.state is JobState.CANCELLED and "UserRequested" in status.reason
     assert hook.get_status(hook.job_ref("job-gone", {})).state is JobState.UNKNOWN
+    hook.close()
+
+
+def states_until_over(hook: ApoloHook, ref: JobRef, timeout: float = 20.0) -> list[str]:
+    seen: list[str] = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        status = hook.get_status(ref)
+        if not seen or seen[-1] != status.native_state:
+            seen.append(status.native_state)
+        if status.state.is_terminal:
+            return [*seen, status.reason]
+        time.sleep(0.02)
+    raise AssertionError(f"{ref.job_id} did not end: {seen}")
+
+
+def test_a_preempted_job_waits_and_a_life_span_cancels(
+    apolo_emulator: ApoloEmulatorEndpoint, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The session emulator suspends a cpu-spot job after 0.3 s of running, and one life-span minute lasts 0.5 s."""
+    monkeypatch.setenv("AIRFLOW_CONN_APOLO_WIRE", connection_env(apolo_emulator))
+    hook = ApoloHook("apolo_wire")
+    run = f"run-{uuid.uuid4().hex[:6]}"
+    spot = ApoloSubmission("ubuntu:22.04", "cpu-spot", command="sh -c 'sleep 0.5; echo done'")
+    seen = states_until_over(hook, hook.submit_job(spot, JobIdentity("wire_dag", "spot", run), 0))
+    assert "suspended" in seen and seen[-2:] == ["succeeded", ""], seen
+    assert seen.index("running") < seen.index("suspended")
+    short = ApoloSubmission("ubuntu:22.04", "cpu-small", command="sleep 30", life_span=60)
+    seen = states_until_over(hook, hook.submit_job(short, JobIdentity("wire_dag", "short", run), 0))
+    assert seen[-2:] == ["cancelled", "cancelled (LifeSpanEnded)"], seen
     hook.close()
