@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
+import logging
 import time
 import urllib.request
 import uuid
@@ -24,6 +25,7 @@ from airflow_provider_batch.common.jobref import JobRef
 from airflow_provider_batch.common.retry import RetryPolicy
 from airflow_provider_batch.common.states import JobState
 from airflow_provider_batch.emulators import launch
+from airflow_provider_batch.hooks import apolo as hook_module
 from airflow_provider_batch.hooks.apolo import PROVIDER_TAG, ApoloHook, ApoloSubmission
 from airflow_provider_batch.triggers.batch import BatchJobTrigger
 
@@ -263,3 +265,35 @@ def test_a_preempted_job_waits_and_a_life_span_cancels(
     seen = states_until_over(hook, hook.submit_job(short, JobIdentity("wire_dag", "short", run), 0))
     assert seen[-2:] == ["cancelled", "cancelled (LifeSpanEnded)"], seen
     hook.close()
+
+
+def test_starts_survive_lost_answers_without_duplicates(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """At a 30% fault rate half the faults strike after the work: the job exists but its answer is lost. The hook
+    finds it by its submission tag instead of starting it again, so every task instance ends with one job."""
+    flags = ["--fault-rate", "0.3", "--fault-seed", "7", "--step-ms", "10"]
+    with launch(["--only", "apolo", "--apolo-port", "0", "--admin-port", "0", *flags]) as emulators:
+        ready = emulators["apolo"]
+        monkeypatch.setenv(
+            "AIRFLOW_CONN_APOLO_FAULTY",
+            json.dumps({"conn_type": "apolo", "host": ready["url"], "password": ready["passed_config"]}),
+        )
+        monkeypatch.setattr(hook_module, "SUBMIT_RETRY", RetryPolicy(max_attempts=10, initial_backoff=0.01))
+        hook = ApoloHook("apolo_faulty")
+        patient = RetryPolicy(max_attempts=12, initial_backoff=0.01, max_backoff=0.05)
+        hook.__dict__["client"] = ApoloSyncClient(dataclasses.replace(hook.settings.config, retry=patient))
+        run = uuid.uuid4().hex[:6]
+        identities = [JobIdentity("faulty_dag", f"task{i}", run) for i in range(12)]
+        request = ApoloSubmission("ubuntu:22.04", "cpu-small", command="sleep 5")
+        with caplog.at_level(logging.INFO, logger=hook_module.__name__):
+            started = [hook.submit_job(request, identity, 0) for identity in identities]
+        starts = emulators.stats()["apolo"].get("POST /api/v1/jobs", 0)
+        mine = hook.client.list(tags=[f"airflow.run_id={run}"])
+        assert sorted(job.id for job in mine) == sorted(ref.job_id for ref in started)  # one job per identity
+        assert starts > len(identities)  # faults really struck the starts
+        recovered = [r for r in caplog.records if "from an earlier start whose answer was lost" in r.getMessage()]
+        assert recovered  # and some struck after the job was started
+        for ref in started:
+            hook.cancel_job(ref, "test over")
+        hook.close()
