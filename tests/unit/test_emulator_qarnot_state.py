@@ -365,3 +365,12 @@ async def test_an_abort_while_uploading_results_ends_cancelled() -> None:
         await emulator.state.abort_task(uuid)
         await api.wait(uuid)
     assert record.history[-3:] == ["UploadingResults", "PendingCancel", "Cancelled"]
+
+
+async def test_urls_are_advertised_with_the_host_as_given() -> None:
+    async with QarnotEmulator(host="localhost", token=TOKEN) as emulator:
+        ready = emulator.ready_info()
+        assert ready["url"] == f"http://localhost:{emulator.port}"
+        assert ready["storage_url"] == f"http://localhost:{emulator.s3_port}" and emulator.s3_port > 0
+        async with aiohttp.ClientSession() as session:
+            assert await Api(emulator, session).call("GET", "/settings") == (200, {"storage": ready["storage_url"]})

@@ -105,8 +105,9 @@ class QarnotEmulator(Emulator):
             await asyncio.to_thread(moto.start)
             self._moto = moto
             self.s3_port = moto.get_host_and_port()[1]
-            self.account.storage_url = moto.url
-            self._sync = BucketSync(moto.url, self.account.email, self.token)
+            # Advertised with the host as given (a service name in compose), like the REST URL, not as resolved.
+            self.account.storage_url = http_url(self.options.host, self.s3_port)
+            self._sync = BucketSync(self.account.storage_url, self.account.email, self.token)
         middleware = rest_middleware(
             auth=TokenAuth(self.token, bare=True),
             counter=self.counter,

@@ -22,7 +22,6 @@ from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoReque
 from werkzeug.serving import make_server
 
 from airflow_provider_batch.emulators.qarnot.s3auth import SignatureCheck
-from airflow_provider_batch.emulators.rest import http_url
 
 log = logging.getLogger(__name__)
 REGION = "us-east-1"
@@ -59,10 +58,6 @@ class SignedMotoServer(ThreadedMotoServer):
         super().start()
         if self._error is not None:
             raise OSError(f"cannot serve S3 on {self._ip_address}:{self._port}: {self._error}")
-
-    @property
-    def url(self) -> str:
-        return http_url(*self.get_host_and_port())
 
 
 def md5_of(path: str) -> str:
