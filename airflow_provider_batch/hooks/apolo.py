@@ -185,9 +185,8 @@ class ApoloHook(BatchHook):
             cluster, org, project = self.client.where()
         except Exception as error:  # the UI shows the message
             return False, str(error)
-        return True, f"Apolo at {self.settings.config.url} accepts the token (cluster {cluster}, org {org}, " + (
-            f"project {project})"
-        )
+        where = f"cluster {cluster}, org {org}, project {project}"
+        return True, f"Apolo at {self.settings.config.url} accepts the token ({where})"
 
     # -- jobs --------------------------------------------------------------------------------------------------
 
