@@ -6,7 +6,15 @@ FROM apache/airflow:${AIRFLOW_VERSION}-python${PYTHON_VERSION}
 
 ARG AIRFLOW_VERSION
 COPY --chown=airflow:root . /opt/airflow-provider-batch
-# Pinning apache-airflow keeps pip from upgrading the image's Airflow. The build generates the gRPC code from protos/
-# (grpcio-tools comes from pyproject's build requirements). Extras: postgres for the job service's store, emulators
-# for the Qarnot storage (moto's S3).
+WORKDIR /opt/airflow-provider-batch
+# The gRPC modules are generated from protos/ first, in a throwaway venv (grpcio-tools must not change the image's
+# grpcio and protobuf): setuptools lists the packages before its build step would generate them, so a wheel built
+# from a clean tree would lack them.
+RUN python -m venv /tmp/protoc \
+    && /tmp/protoc/bin/pip install --no-cache-dir -q setuptools "grpcio-tools>=1.84.0,<1.86" \
+    && /tmp/protoc/bin/python setup.py generate \
+    && rm -rf /tmp/protoc
+# Pinning apache-airflow keeps pip from changing the image's Airflow. Extras: postgres for the job service's store,
+# emulators for the Qarnot storage (moto's S3).
 RUN pip install --no-cache-dir "apache-airflow==${AIRFLOW_VERSION}" "/opt/airflow-provider-batch[postgres,emulators]"
+WORKDIR /opt/airflow

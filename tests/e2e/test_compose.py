@@ -10,6 +10,7 @@ or the job service.
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import os
 import re
@@ -18,6 +19,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import zipfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -160,6 +162,58 @@ def test_the_dockerfile_installs_this_provider_on_airflow_3() -> None:
     assert ".venv" in ignored and ".git" in ignored, "the build context would carry the venv and the git history"
     for needed in ("pyproject.toml", "setup.py", "README.md", "protos", "airflow_provider_batch"):
         assert needed not in ignored, f"{needed} is needed by pip install ."
+
+
+def docker_context(target: Path) -> Path:
+    """A copy of what `docker build .` sends: the tracked files that .dockerignore does not exclude."""
+    ignored = [line.strip() for line in (ROOT / ".dockerignore").read_text().splitlines()]
+    ignored = [pattern for pattern in ignored if pattern and not pattern.startswith("#")]
+    tracked = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+
+    def excluded(path: str) -> bool:
+        for pattern in ignored:
+            bare = pattern.removeprefix("**/")
+            parts = path.split("/")
+            prefixes = ["/".join(parts[: i + 1]) for i in range(len(parts))]
+            if any(fnmatch.fnmatch(prefix, pattern) for prefix in prefixes):
+                return True
+            if pattern.startswith("**/") and any(fnmatch.fnmatch(part, bare) for part in parts):
+                return True
+        return False
+
+    for path in tracked.splitlines():
+        if not excluded(path) and (ROOT / path).is_file():
+            (target / path).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / path, target / path)
+    return target
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(120)
+def test_the_image_gets_the_generated_grpc_modules(tmp_path: Path) -> None:
+    """The Dockerfile generates protos/ before `pip install`: setuptools lists the packages before its build step
+    generates them, so a wheel built from a clean tree (the build context) would lack `_proto.armada`. Here the same
+    steps run on a copy of the context, offline (the test venv's grpcio-tools and setuptools)."""
+    text = DOCKERFILE.read_text()
+    assert text.index("setup.py generate") < text.index('"/opt/airflow-provider-batch['), "generate before install"
+    context = docker_context(tmp_path / "context")
+    assert not (context / "airflow_provider_batch" / "_proto" / "armada").exists()
+    generate = subprocess.run(
+        [sys.executable, "setup.py", "generate"], cwd=context, capture_output=True, text=True, timeout=60
+    )
+    assert generate.returncode == 0, generate.stderr[-2000:]
+    wheel = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", "-w", str(tmp_path), "."],
+        cwd=context,
+        capture_output=True,
+        text=True,
+        timeout=90,
+    )
+    assert wheel.returncode == 0, wheel.stderr[-2000:]
+    (built,) = tmp_path.glob("airflow_provider_batch-*.whl")
+    names = set(zipfile.ZipFile(built).namelist())
+    for module in ("_proto/armada/submit_pb2.py", "_proto/armada/submit_pb2_grpc.py", "_proto/jobservice/"):
+        assert any(name.startswith(f"airflow_provider_batch/{module}") for name in names), f"{module} not in the wheel"
 
 
 def test_airflow_components_commands_healthchecks_and_order(model: dict[str, Any]) -> None:
