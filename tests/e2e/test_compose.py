@@ -266,6 +266,7 @@ def test_the_emulators_serve_every_scheduler_on_fixed_ports(model: dict[str, Any
     assert not args.only, "every emulator"
     ports = {key: value for key, value in vars(args).items() if key.endswith("_port")}
     assert all(ports.values()), f"fixed ports, not free ones: {ports}"
+    assert found["emulators"].get("init") is True, "an init process must reap the job processes"
 
 
 def test_the_job_service_command(model: dict[str, Any]) -> None:
