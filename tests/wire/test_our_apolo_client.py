@@ -185,7 +185,7 @@ async def test_many_deferred_jobs_are_watched_with_one_list_call_per_interval(
     refs = []
     for i in range(n):
         request = ApoloSubmission(
-            "ubuntu:22.04", "cpu-small", command=f"sh -c 'sleep 1; exit {3 if i % 25 == 0 else 0}'"
+            "ubuntu:22.04", "cpu-small", command=f"sh -c 'sleep {1 + i % 3}; exit {3 if i % 25 == 0 else 0}'"
         )
         refs.append(await asyncio.to_thread(hook.submit_job, request, JobIdentity("wire_dag", "many", run, i), 0))
     async with ApoloClient(config(apolo_emulator)) as apolo:
