@@ -56,12 +56,12 @@ async def main(args: argparse.Namespace, ready_out: TextIO) -> int:
     servicer = JobServiceServicer(
         hook_for, args.token, store, args.armada_conn_id, args.forget_after, args.follow_min_jobs
     )
-    server, port = await serve(servicer, args.host, args.port)
-    print("READY " + json.dumps({"target": f"{args.host}:{port}"}), file=ready_out, flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
+    for sig in (signal.SIGTERM, signal.SIGINT):  # before READY: a caller may stop the service right after it
         loop.add_signal_handler(sig, stop.set)
+    server, port = await serve(servicer, args.host, args.port)
+    print("READY " + json.dumps({"target": f"{args.host}:{port}"}), file=ready_out, flush=True)
     await stop.wait()
     await server.stop(grace=2)
     if servicer.flusher is not None:

@@ -75,7 +75,8 @@ async def test_flaky_armada_and_a_service_restart_lose_nothing(tmp_path, monkeyp
         try:
             await asyncio.wait_for(running, timeout=90)
         finally:
-            assert service.stop() == 0
+            stopped = service.stop()  # asserted below, so that it does not hide why the wait failed
+    assert stopped == 0, "the restarted service did not stop cleanly on SIGTERM"
 
     expected = {j: ["failed" if i % 4 == 0 else "success"] for i, j in enumerate(jobs)}
     assert events == expected
