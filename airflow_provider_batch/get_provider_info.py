@@ -71,16 +71,14 @@ QARNOT_UI_FIELD_BEHAVIOUR: dict[str, Any] = {
     "placeholders": {
         "host": "https://api.qarnot.com (the default when empty)",
         "password": "the token from your Qarnot account page",
-        "storage_url": "https://storage.qarnot.com (default: what the API's /settings says)",
-        "timeout": "30",
-        "console_url_template": "https://console.qarnot.com/app/tasks/{uuid}",
     },
 }
 
 QARNOT_CONN_FIELDS: dict[str, Any] = {
     "storage_url": {
         "label": "Storage (S3) URL",
-        "description": "The bucket endpoint; empty means the one the API announces in GET /settings.",
+        "description": "The bucket endpoint, e.g. https://storage.qarnot.com; empty means the one the API announces "
+        "in GET /settings.",
         "schema": {"type": ["string", "null"], "format": "url"},
     },
     "verify_tls": {
@@ -95,7 +93,8 @@ QARNOT_CONN_FIELDS: dict[str, Any] = {
     },
     "console_url_template": {
         "label": "Console URL template",
-        "description": "Link to a task in Qarnot's console; {uuid} is filled in.",
+        "description": "Link to a task in Qarnot's console, e.g. https://console.qarnot.com/app/tasks/{uuid}; "
+        "{uuid} is filled in.",
         "schema": {"type": ["string", "null"]},
     },
 }
