@@ -67,6 +67,13 @@ def generate_protos() -> None:
 class BuildWithProtos(build_py):
     def run(self) -> None:
         generate_protos()
+        # setuptools listed the packages before they were generated: a wheel built from a clean tree would miss them.
+        from setuptools import find_packages
+
+        found = find_packages(str(ROOT), include=["airflow_provider_batch*"])
+        self.packages = sorted(set(self.packages or []) | set(found))
+        if self.distribution.packages is not None:
+            self.distribution.packages = self.packages
         super().run()
 
 
