@@ -126,6 +126,7 @@ class JobWatcher:
         delays = BACKOFF.delays()
         while self._jobs:
             self._forget_the_forgotten()
+            started = time.monotonic()
             pending = [w.job for w in self._jobs.values() if w.status is None or not w.status.state.is_terminal]
             followed = self._follow(pending)
             if pending:
@@ -147,7 +148,10 @@ class JobWatcher:
                 self._last_answer = time.monotonic()
                 await self._apply(answers)
             all_followed = bool(pending) and followed >= len(pending)
-            await self._sleep(self.interval * (FOLLOWED_POLL_FACTOR if all_followed else 1))
+            # Polls start one interval apart, however long the last one took (a slow scheduler must not stretch
+            # the time from a job's end to its trigger's event beyond one interval).
+            period = self.interval * (FOLLOWED_POLL_FACTOR if all_followed else 1)
+            await self._sleep(max(MIN_INTERVAL / 5, period - (time.monotonic() - started)))
         self._stop_following(set())
         self._on_idle()
         await self.hook.aclose()  # an idle watcher's sessions and channels would otherwise stay open
