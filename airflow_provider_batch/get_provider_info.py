@@ -106,11 +106,6 @@ APOLO_UI_FIELD_BEHAVIOUR: dict[str, Any] = {
     "placeholders": {
         "host": "https://api.apolo.us/api/v1 (the default when empty)",
         "password": "apolo config show-token, or a service account's token (a passed-config blob)",
-        "cluster": "default: the passed config's, else the first the token may use",
-        "org": "default: the passed config's, else the cluster's first",
-        "project": "default: the passed config's, else the first of the org",
-        "timeout": "60",
-        "job_url_template": "https://console.apolo.us/jobs/{id}",
     },
 }
 
@@ -123,17 +118,18 @@ APOLO_CONN_FIELDS: dict[str, Any] = {
     },
     "cluster": {
         "label": "Cluster",
-        "description": "The cluster jobs run on.",
+        "description": "The cluster jobs run on; empty: the passed config's, else the first the token may use.",
         "schema": {"type": ["string", "null"]},
     },
     "org": {
         "label": "Organization",
-        "description": "The organization jobs are billed to.",
+        "description": "The organization jobs are billed to; empty: the passed config's, else the cluster's first.",
         "schema": {"type": ["string", "null"]},
     },
     "project": {
         "label": "Project",
-        "description": "The project jobs belong to (and are listed in).",
+        "description": "The project jobs belong to (and are listed in); empty: the passed config's, else the "
+        "first of the org.",
         "schema": {"type": ["string", "null"]},
     },
     "timeout": {
@@ -143,7 +139,7 @@ APOLO_CONN_FIELDS: dict[str, Any] = {
     },
     "job_url_template": {
         "label": "Job URL template",
-        "description": "Link to a job's page; {id} and {name} are filled in.",
+        "description": "Link to a job's page, e.g. https://console.apolo.us/jobs/{id}; {id} and {name} are filled in.",
         "schema": {"type": ["string", "null"]},
     },
 }
