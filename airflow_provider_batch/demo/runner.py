@@ -31,7 +31,7 @@ from airflow_provider_batch.demo.jobs import JobReport
 from airflow_provider_batch.demo.sandbox import AirflowSandbox, CommandResult
 from airflow_provider_batch.emulators import launch
 
-BACKENDS = ("armada", "qarnot")  # modules airflow_provider_batch.demo.<name>, in the order their DAGs run
+BACKENDS = ("armada", "qarnot", "apolo")  # modules airflow_provider_batch.demo.<name>, in the order their DAGs run
 
 
 def backends() -> dict[str, DemoBackend]:
