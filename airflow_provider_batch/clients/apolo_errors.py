@@ -6,30 +6,22 @@ Every class is a `SchedulerError`, so the retry policy and the operator know whe
 
 from __future__ import annotations
 
-import json
-from typing import Any
-
-from airflow_provider_batch.common.errors import SchedulerError
+from airflow_provider_batch.common import http_errors
+from airflow_provider_batch.common.http_errors import RETRYABLE_STATUSES, HttpSchedulerError
 
 SCHEDULER = "Apolo"
-RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
 
 
-class ApoloError(SchedulerError):
+class ApoloError(HttpSchedulerError):
     """Any error answered by (or on the way to) Apolo; `status` is the HTTP status, or the network error's name."""
 
-    def __init__(self, call: str, status: str, message: str, retryable: bool = False) -> None:
-        super().__init__(SCHEDULER, call, status, message, retryable)
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (type(self), (self.call, self.status, self.message, self.retryable))
+    scheduler_name = SCHEDULER
 
 
 class ApoloUnavailableError(ApoloError):
     """429, a 5xx, a network error or a broken stream: the same call may succeed later."""
 
-    def __init__(self, call: str, status: str, message: str, retryable: bool = True) -> None:
-        super().__init__(call, status, message, retryable)
+    retryable_by_default = True
 
 
 class ApoloBadRequestError(ApoloError):
@@ -53,17 +45,8 @@ class ApoloNotFoundError(ApoloError):
 
 
 def message_of(body: str, reason: str) -> str:
-    """The server's words: the JSON `error` (or `message`), else the raw body, else the HTTP reason phrase."""
-    text = body.strip()
-    try:
-        data = json.loads(text) if text else None
-    except ValueError:
-        data = None
-    if isinstance(data, dict):
-        found = data.get("error") or data.get("message") or data.get("description")
-        if found:
-            return str(found)
-    return text[:2000] or reason
+    """The server's words: the JSON `error` (or `message`, `description`), else the raw body, else the reason."""
+    return http_errors.message_of(body, reason, ("error", "message", "description"))
 
 
 def error_for(call: str, status: int, body: str, reason: str = "") -> ApoloError:
@@ -85,4 +68,4 @@ def error_for(call: str, status: int, body: str, reason: str = "") -> ApoloError
 
 def network_error(call: str, error: BaseException) -> ApoloUnavailableError:
     """A connection refused, reset or timed out, as a retryable error (with no credential in it)."""
-    return ApoloUnavailableError(call, type(error).__name__, str(error) or type(error).__name__)
+    return http_errors.network_error(ApoloUnavailableError, call, error)

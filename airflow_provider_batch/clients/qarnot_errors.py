@@ -6,30 +6,22 @@ Every class is a `SchedulerError`, so the retry policy and the operator know whe
 
 from __future__ import annotations
 
-import json
-from typing import Any
-
-from airflow_provider_batch.common.errors import SchedulerError
+from airflow_provider_batch.common import http_errors
+from airflow_provider_batch.common.http_errors import RETRYABLE_STATUSES, HttpSchedulerError
 
 SCHEDULER = "Qarnot"
-RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
 
 
-class QarnotError(SchedulerError):
+class QarnotError(HttpSchedulerError):
     """Any error answered by (or on the way to) the Qarnot API; `status` is the HTTP status, or the network error."""
 
-    def __init__(self, call: str, status: str, message: str, retryable: bool = False) -> None:
-        super().__init__(SCHEDULER, call, status, message, retryable)
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (type(self), (self.call, self.status, self.message, self.retryable))
+    scheduler_name = SCHEDULER
 
 
 class QarnotUnavailableError(QarnotError):
     """429, a 5xx or a network error (refused, reset, timed out): the same call may succeed later."""
 
-    def __init__(self, call: str, status: str, message: str, retryable: bool = True) -> None:
-        super().__init__(call, status, message, retryable)
+    retryable_by_default = True
 
 
 class QarnotUnauthorizedError(QarnotError):
@@ -91,16 +83,7 @@ MISSING: dict[str, type[QarnotMissingError]] = {
 
 def message_of(body: str, reason: str) -> str:
     """The server's words: `message`, else `error`, else the raw body, else the HTTP reason phrase."""
-    text = body.strip()
-    try:
-        data = json.loads(text) if text else None
-    except ValueError:
-        data = None
-    if isinstance(data, dict):
-        found = data.get("message") or data.get("error")
-        if found:
-            return str(found)
-    return text[:2000] or reason
+    return http_errors.message_of(body, reason, ("message", "error"))
 
 
 def error_for(call: str, status: int, body: str, reason: str = "", missing: str = "") -> QarnotError:
@@ -126,4 +109,4 @@ def error_for(call: str, status: int, body: str, reason: str = "", missing: str 
 
 def network_error(call: str, error: BaseException) -> QarnotUnavailableError:
     """A connection refused, reset or timed out, as a retryable error (with no URL credential in it)."""
-    return QarnotUnavailableError(call, type(error).__name__, str(error) or type(error).__name__)
+    return http_errors.network_error(QarnotUnavailableError, call, error)
