@@ -7,80 +7,27 @@ command's output (task logs).
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
 
 import pytest
+from _examples import DAGS_TEST_TIMEOUT, Outcome, World, example_world, run_examples
 
 from airflow_provider_batch.demo import apolo as demo
-from airflow_provider_batch.demo.jobs import JobReport
 from airflow_provider_batch.demo.runner import problems
-from airflow_provider_batch.demo.sandbox import AirflowSandbox, CommandResult
-from airflow_provider_batch.emulators import LaunchedEmulators, launch
 
 pytestmark = [pytest.mark.slow, pytest.mark.wire, pytest.mark.timeout(600)]
-
-REPO = Path(__file__).resolve().parents[2]
-DAGS_TEST_TIMEOUT = 240.0
-
-
-@dataclass
-class Outcome:
-    result: CommandResult
-    run: dict[str, Any]
-    jobs: list[JobReport]
-
-
-@dataclass
-class World:
-    emulators: LaunchedEmulators
-    sandbox: AirflowSandbox
-    ready: dict[str, Any]
 
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
-    base = tmp_path_factory.mktemp("apolo_dags")
-    tmp = base / "tmp"
-    tmp.mkdir()
-    emulators = launch(
-        ["--only", "apolo", "--apolo-port", "0", *demo.EMULATOR_FLAGS, "--admin-port", "0", "--step-ms", "20"],
-        env={**os.environ, "TMPDIR": str(tmp)},
-        log_path=str(base / "emulators.log"),
-    )
-    try:
-        ready = emulators[demo.EMULATOR]
-        demo.prepare(ready, base)
-        sandbox = AirflowSandbox(
-            home=base / "airflow_home",
-            dags_folder=REPO / "dags_examples",
-            tmp=tmp,
-            connections={demo.CONN_ID: demo.connection(ready)},
-        )
-        sandbox.migrate()
-        yield World(emulators, sandbox, ready)
-    finally:
-        emulators.stop()
+    with example_world(demo, tmp_path_factory.mktemp("apolo_dags")) as made:
+        yield made
 
 
 @pytest.fixture(scope="module")
 def runs(world: World) -> dict[str, Outcome]:
-    world.emulators.reset_stats()
-    results = {
-        dag_id: world.sandbox.dags_test(dag_id, DAGS_TEST_TIMEOUT, world.sandbox.home / f"{dag_id}.out")
-        for dag_id in demo.EXAMPLES
-    }
-    state = world.sandbox.read_state(list(demo.EXAMPLES))
-    outcomes = {}
-    for dag_id, result in results.items():
-        run = state[dag_id]
-        assert run is not None, f"{dag_id} left no run:\n{result.tail()}"
-        outcomes[dag_id] = Outcome(result, run, demo.jobs_of(world.ready, dag_id, run, logs=True))
-    return outcomes
+    return run_examples(world, demo)
 
 
 @pytest.mark.parametrize("dag_id", list(demo.EXAMPLES))
