@@ -3,26 +3,7 @@
 They live in `airflow_provider_batch.operators.utils` (the original `armada.operators.utils`); see there.
 """
 
-from airflow_provider_batch.operators.utils import (
-    ANNOTATION_KEY_PREFIX,
-    JobState,
-    airflow_error,
-    annotate_job_request_items,
-    default_job_status_callable,
-    get_annotation_key_prefix,
-    job_state_from_pb,
-    search_for_job_complete,
-    search_for_job_complete_async,
-)
+from airflow_provider_batch.operators import utils as _utils
+from airflow_provider_batch.operators.utils import *  # noqa: F403  (the same names, re-exported)
 
-__all__ = [
-    "ANNOTATION_KEY_PREFIX",
-    "JobState",
-    "airflow_error",
-    "annotate_job_request_items",
-    "default_job_status_callable",
-    "get_annotation_key_prefix",
-    "job_state_from_pb",
-    "search_for_job_complete",
-    "search_for_job_complete_async",
-]
+__all__ = list(_utils.__all__)
