@@ -1,0 +1,163 @@
+"""`Job`, like the seed's `qarnot.job.Job`: a group of tasks (with `use_dependencies`, tasks may wait for each
+other), with the properties issue 8 lists and the seed's cache (`auto_update`, `update_cache_time`)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+
+from airflow_provider_batch.clients.qarnot_types import JobSpec, QarnotJob, parse_date
+from airflow_provider_batch.qarnot._cache import CachedObject
+from airflow_provider_batch.qarnot.pool import Pool
+from airflow_provider_batch.qarnot.task import Task
+
+if TYPE_CHECKING:
+    from airflow_provider_batch.qarnot.connection import Connection
+
+
+class Job(CachedObject):
+    """name: the job's name; pool: a submitted `Pool` its tasks run in; shortname: a unique friendly id;
+    use_dependencies: let its tasks depend on each other (`task.set_task_dependencies_from_tasks`)."""
+
+    def __init__(
+        self,
+        connection: Connection,
+        name: str,
+        pool: Pool | None = None,
+        shortname: str | None = None,
+        use_dependencies: bool = False,
+    ) -> None:
+        super().__init__()
+        self._connection = connection
+        self._name = name
+        self._pool_uuid = pool.uuid if pool is not None else None
+        self._shortname = shortname
+        self._use_dependencies = use_dependencies
+        self._state = "UnSubmitted"
+        self._api: QarnotJob | None = None
+        self.max_wall_time: timedelta | None = None
+        self.auto_delete = False
+        self.completion_ttl: timedelta | None = None
+        self._tags: list[str] = []
+
+    @classmethod
+    def _from_api(cls, connection: Connection, api: QarnotJob) -> Job:
+        job = cls(connection, api.name, None, api.shortname or None, api.use_dependencies)
+        job._uuid = api.uuid
+        job._stored(api)
+        return job
+
+    def _fetch(self) -> QarnotJob:
+        assert self._uuid is not None
+        return self._connection._client.retrieve_job(self._uuid)
+
+    def _apply(self, api: QarnotJob) -> None:
+        self._api = api
+        self._state = api.state
+        self._name = api.name
+        self._shortname = api.shortname or self._shortname
+        self._pool_uuid = api.pool_uuid or None
+        self._use_dependencies = api.use_dependencies
+        self.max_wall_time = api.max_wall_time
+        self.auto_delete = api.auto_delete
+        self.completion_ttl = api.completion_ttl
+        self._tags = list(api.tags)
+
+    def submit(self) -> None:
+        """Create the job; tasks created with `job=` this job can then be submitted."""
+        if self._uuid is not None:
+            raise ValueError(f"job {self._uuid} was already submitted")
+        spec = JobSpec(
+            self._name,
+            self._shortname,
+            self._pool_uuid,
+            self._use_dependencies,
+            self.max_wall_time,
+            self.auto_delete,
+            self.completion_ttl,
+            list(self._tags),
+        )
+        api = self._connection._client.submit_job(spec)
+        self._uuid = api.uuid
+        self._stored(api)
+
+    def terminate(self) -> None:
+        """Cancel the job's tasks and end it."""
+        self._connection._client.terminate_job(self._require_uuid())
+        self.update(True)
+
+    def delete(self, forceall: bool = False, forceAbort: bool | None = None) -> None:
+        """Delete the job; forceall (the seed's forceAbort): abort its running tasks first (otherwise the API
+        refuses with UnauthorizedException while some run)."""
+        force = forceall if forceAbort is None else forceAbort
+        self._connection._client.delete_job(self._require_uuid(), force)
+        self._uuid = None
+
+    def _require_uuid(self) -> str:
+        if self._uuid is None:
+            raise ValueError("the job was not submitted")
+        return self._uuid
+
+    @property
+    def uuid(self) -> str | None:
+        return self._uuid
+
+    @property
+    def state(self) -> str:
+        """Active, Terminating, Completed, Terminated, Failure, Deleting (cached: see auto_update)."""
+        self._fresh()
+        return self._state
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def shortname(self) -> str | None:
+        return self._shortname
+
+    @property
+    def use_dependencies(self) -> bool:
+        return self._use_dependencies
+
+    @use_dependencies.setter
+    def use_dependencies(self, value: bool) -> None:
+        if self._uuid is not None:
+            raise AttributeError("can't set use_dependencies on a submitted job")
+        self._use_dependencies = bool(value)
+
+    @property
+    def pool(self) -> Pool | None:
+        self._fresh()
+        return self._connection.retrieve_pool(self._pool_uuid) if self._pool_uuid else None
+
+    @property
+    def tags(self) -> list[str]:
+        return self._tags
+
+    @tags.setter
+    def tags(self, value: Sequence[str]) -> None:
+        self._tags = list(value)
+
+    @property
+    def creation_date(self) -> datetime | None:
+        self._fresh()
+        return self._api.creation_date if self._api else None
+
+    @property
+    def state_transition_time(self) -> datetime | None:
+        """When the job last changed state (from the API's `stateTransitionTime`)."""
+        self._fresh()
+        if self._api is None:
+            return None
+        return parse_date(self._api.raw.get("stateTransitionTime"))
+
+    @property
+    def tasks(self) -> list[Task]:
+        """The job's tasks, fetched now."""
+
+        return [Task._from_api(self._connection, t) for t in self._connection._client.job_tasks(self._require_uuid())]
+
+    def __repr__(self) -> str:
+        return f"Job({self._name!r}, uuid={self._uuid!r}, state={self._state!r})"
