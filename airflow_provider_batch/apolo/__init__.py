@@ -1,0 +1,71 @@
+"""The Apolo SDK's entry (`apolo_sdk.get`, `Factory`, `client.jobs`, its job types) on our Apolo client. A script moves
+over by changing `import apolo_sdk` / `from apolo_sdk import ...` to `from airflow_provider_batch import apolo` /
+`from airflow_provider_batch.apolo import ...`. See docs/migration.md."""
+
+from __future__ import annotations
+
+from airflow_provider_batch.apolo._client import (
+    OLD_PASS_CONFIG_ENV_NAME,
+    PASS_CONFIG_ENV_NAME,
+    Client,
+    Factory,
+    Jobs,
+    Parser,
+    RemoteImage,
+    get,
+)
+from airflow_provider_batch.clients.apolo_errors import (
+    ApoloAuthError,
+    ApoloBadRequestError,
+    ApoloError,
+    ApoloNotFoundError,
+)
+from airflow_provider_batch.clients.apolo_types import (
+    Container,
+    DiskVolume,
+    HTTPPort,
+    JobDescription,
+    JobPriority,
+    JobRestartPolicy,
+    JobStatus,
+    JobStatusHistory,
+    JobStatusItem,
+    JobTelemetry,
+    Resources,
+    SecretFile,
+    Volume,
+)
+
+# The seed's error names (aiohttp-derived there; our typed errors here, with the server's words).
+ClientError = ApoloError
+ResourceNotFound = ApoloNotFoundError
+AuthError = ApoloAuthError
+IllegalArgumentError = ApoloBadRequestError
+
+__all__ = [
+    "OLD_PASS_CONFIG_ENV_NAME",
+    "PASS_CONFIG_ENV_NAME",
+    "AuthError",
+    "Client",
+    "ClientError",
+    "Container",
+    "DiskVolume",
+    "Factory",
+    "HTTPPort",
+    "IllegalArgumentError",
+    "JobDescription",
+    "JobPriority",
+    "JobRestartPolicy",
+    "JobStatus",
+    "JobStatusHistory",
+    "JobStatusItem",
+    "JobTelemetry",
+    "Jobs",
+    "Parser",
+    "RemoteImage",
+    "ResourceNotFound",
+    "Resources",
+    "SecretFile",
+    "Volume",
+    "get",
+]
