@@ -28,10 +28,12 @@ IMPORTS = {
     "seed": """
 from qarnot.connection import Connection
 from qarnot.exceptions import MissingTaskException, UnauthorizedException
+from qarnot.exceptions import MissingPoolException, QarnotGenericException
 """,
     "ours": """
 from airflow_provider_batch.qarnot.connection import Connection
 from airflow_provider_batch.qarnot.exceptions import MissingTaskException, UnauthorizedException
+from airflow_provider_batch.qarnot.exceptions import MissingPoolException, QarnotGenericException
 """,
 }
 
@@ -112,11 +114,51 @@ RESULT["job_final"] = job.state
 job.delete(True)
 """
 
+POOL_AND_BUCKETS = """
+conn = Connection(cluster_url=CLUSTER_URL, client_token=TOKEN)
+bucket = conn.retrieve_or_create_bucket("files-" + SUFFIX)
+bucket.add_directory(INPUT_DIR, "inputs/")
+bucket.add_string("from a string", "note.txt")
+RESULT["keys"] = sorted(f.key for f in bucket.list_files())
+bucket.get_file("inputs/sub/b.txt", LOCAL_FILE)
+RESULT["got"] = open(LOCAL_FILE).read()
+bucket.get_all_files(OUTPUT_DIR)
+RESULT["in_buckets"] = "files-" + SUFFIX in [b.uuid for b in conn.buckets()]
+
+pool = conn.create_pool("pool-" + SUFFIX, "docker-batch", 2)
+pool.constants["DOCKER_CMD"] = "echo from the pool command"
+pool.submit()
+task = conn.create_task("in-pool", pool, 1)
+task.submit()
+task.wait()
+RESULT["task"] = (task.state, task.stdout())
+RESULT["task_pool"] = task.pool.uuid == pool.uuid
+pool.close()
+deadline = time.monotonic() + 5
+while conn.retrieve_pool(pool.uuid).state != "Closed" and time.monotonic() < deadline:
+    time.sleep(0.02)
+try:
+    conn.create_task("late", pool, 1).submit()
+except QarnotGenericException as error:
+    RESULT["late"] = "Closed" in str(error)
+uuid = pool.uuid
+pool.delete()
+try:
+    conn.retrieve_pool(uuid)
+except MissingPoolException:
+    RESULT["pool_gone"] = True
+bucket.delete()
+RESULT["bucket_gone"] = "files-" + SUFFIX not in [b.uuid for b in conn.buckets()]
+"""
+
 
 def run_script(body: str, flavour: str, endpoint: QarnotEmulatorEndpoint, workdir: Path) -> dict[str, Any]:
     """exec the script with one flavour's import lines; what it put in RESULT."""
     workdir.mkdir()
     (workdir / "greeting.txt").write_text("hello from the input bucket\n")
+    (workdir / "inputs" / "sub").mkdir(parents=True)
+    (workdir / "inputs" / "a.txt").write_text("a")
+    (workdir / "inputs" / "sub" / "b.txt").write_text("b")
     result: dict[str, Any] = {}
     scope = {
         "CLUSTER_URL": endpoint.url,
@@ -124,6 +166,8 @@ def run_script(body: str, flavour: str, endpoint: QarnotEmulatorEndpoint, workdi
         "SUFFIX": f"{flavour}-{uuid.uuid4().hex[:8]}",
         "INPUT_FILE": str(workdir / "greeting.txt"),
         "OUTPUT_DIR": str(workdir / "results"),
+        "INPUT_DIR": str(workdir / "inputs"),
+        "LOCAL_FILE": str(workdir / "b-copy.txt"),
         "RESULT": result,
         "time": time,
     }
@@ -166,3 +210,28 @@ def test_job_with_dependent_tasks_runs_the_same(qarnot_emulator: QarnotEmulatorE
     assert ours["order"] == ["first\n", "second\n"]
     assert ours["job_tasks"] == ["first", "second"]
     assert ours["job_final"] == "Completed"
+
+
+def test_pool_and_bucket_calls_run_the_same(qarnot_emulator: QarnotEmulatorEndpoint, tmp_path: Path) -> None:
+    seed, ours = both(POOL_AND_BUCKETS, qarnot_emulator, tmp_path)
+    assert ours == seed
+    assert ours["keys"] == ["inputs/a.txt", "inputs/sub/b.txt", "note.txt"]
+    assert ours["got"] == "b" and ours["in_buckets"]
+    assert ours["task"] == ("Success", "from the pool command\n") and ours["task_pool"]
+    assert ours["late"] and ours["pool_gone"] and ours["bucket_gone"]
+    for flavour in ("seed", "ours"):
+        results = tmp_path / flavour / "results"
+        assert sorted(p.relative_to(results).as_posix() for p in results.rglob("*.txt")) == [
+            "inputs/a.txt",
+            "inputs/sub/b.txt",
+            "note.txt",
+        ]
+
+
+def test_ours_names_a_missing_bucket(qarnot_emulator: QarnotEmulatorEndpoint) -> None:
+    from airflow_provider_batch.qarnot.connection import Connection
+    from airflow_provider_batch.qarnot.exceptions import MissingBucketException
+
+    conn = Connection(cluster_url=qarnot_emulator.url, client_token=qarnot_emulator.token)
+    with conn, pytest.raises(MissingBucketException):
+        conn.retrieve_bucket(f"none-{uuid.uuid4().hex[:8]}")
