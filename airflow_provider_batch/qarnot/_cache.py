@@ -14,6 +14,10 @@ class CachedObject:
     """Base of Task, Job and Pool: `_fetch()` returns the fresh API object, `_apply(it)` stores it."""
 
     _uuid: str | None
+    _name: str
+    _shortname: str | None
+    _state: str
+    _kind = "object"
 
     def __init__(self) -> None:
         self._uuid = None
@@ -65,3 +69,30 @@ class CachedObject:
 
     def _apply(self, api_object: Any) -> None:
         raise NotImplementedError
+
+    @property
+    def uuid(self) -> str | None:
+        """The id the API gave the object; None before submit()."""
+        return self._uuid
+
+    @property
+    def state(self) -> str:
+        """The API's state ("UnSubmitted" before submit()); a task: Submitted, ..., FullyExecuting, Success, Failure,
+        Cancelled; a job: Active, Terminating, Completed, ...; a pool: ..., FullyExecuting, Closed. Cached: see
+        auto_update."""
+        self._fresh()
+        return self._state
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def shortname(self) -> str | None:
+        """The unique friendly id, when one was given (or the API made one)."""
+        return self._shortname
+
+    def _require_uuid(self) -> str:
+        if self._uuid is None:
+            raise ValueError(f"the {self._kind} was not submitted")
+        return self._uuid

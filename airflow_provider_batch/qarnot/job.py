@@ -20,6 +20,8 @@ class Job(CachedObject):
     """name: the job's name; pool: a submitted `Pool` its tasks run in; shortname: a unique friendly id;
     use_dependencies: let its tasks depend on each other (`task.set_task_dependencies_from_tasks`)."""
 
+    _kind = "job"
+
     def __init__(
         self,
         connection: Connection,
@@ -93,29 +95,6 @@ class Job(CachedObject):
         force = forceall if forceAbort is None else forceAbort
         self._connection._client.delete_job(self._require_uuid(), force)
         self._uuid = None
-
-    def _require_uuid(self) -> str:
-        if self._uuid is None:
-            raise ValueError("the job was not submitted")
-        return self._uuid
-
-    @property
-    def uuid(self) -> str | None:
-        return self._uuid
-
-    @property
-    def state(self) -> str:
-        """Active, Terminating, Completed, Terminated, Failure, Deleting (cached: see auto_update)."""
-        self._fresh()
-        return self._state
-
-    @property
-    def name(self) -> str:
-        return self._name
-
-    @property
-    def shortname(self) -> str | None:
-        return self._shortname
 
     @property
     def use_dependencies(self) -> bool:

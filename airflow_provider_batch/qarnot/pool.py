@@ -14,6 +14,8 @@ if TYPE_CHECKING:
 class Pool(CachedObject):
     """name: the pool's name; profile: the profile its instances run; instancecount: how many instances."""
 
+    _kind = "pool"
+
     def __init__(
         self, connection: Connection, name: str, profile: str, instancecount: int = 1, shortname: str | None = None
     ) -> None:
@@ -82,31 +84,13 @@ class Pool(CachedObject):
 
     def close(self) -> None:
         """Stop the pool's instances (its tasks are cancelled)."""
-        assert self._uuid is not None, "close: the pool was not submitted"
-        self._connection._client.close_pool(self._uuid)
+        self._connection._client.close_pool(self._require_uuid())
         self.update(True)
 
     def delete(self, purge_resources: bool = False) -> None:
         if self._uuid is not None:
             self._connection._client.delete_pool(self._uuid)
         self._uuid = None
-
-    @property
-    def uuid(self) -> str | None:
-        return self._uuid
-
-    @property
-    def state(self) -> str:
-        self._fresh()
-        return self._state
-
-    @property
-    def name(self) -> str:
-        return self._name
-
-    @property
-    def shortname(self) -> str | None:
-        return self._shortname
 
     @property
     def profile(self) -> str:

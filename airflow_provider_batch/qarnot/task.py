@@ -29,6 +29,8 @@ class Task(CachedObject):
     instancecount_or_range: a number of instances or ranges such as "0-3,7"; shortname: a unique friendly id;
     job: a submitted `Job` to attach the task to."""
 
+    _kind = "task"
+
     wait_interval = DEFAULT_WAIT_INTERVAL  # seconds between polls in wait() (the seed sleeps up to 10 s)
 
     def __init__(
@@ -138,8 +140,7 @@ class Task(CachedObject):
             self.download_results(output_dir)
 
     def abort(self) -> None:
-        assert self._uuid is not None, "abort: the task was not submitted"
-        self._connection._client.abort_task(self._uuid)
+        self._connection._client.abort_task(self._require_uuid())
         self.update(True)
 
     def delete(self, purge_resources: bool = False, purge_results: bool = False) -> None:
@@ -185,30 +186,7 @@ class Task(CachedObject):
     def fresh_stderr(self, instanceId: int | None = None) -> str:
         return self._connection._client.fresh_stderr(self._require_uuid(), instanceId)
 
-    def _require_uuid(self) -> str:
-        if self._uuid is None:
-            raise ValueError("the task was not submitted")
-        return self._uuid
-
     # -- properties ----------------------------------------------------------------------------------------------
-
-    @property
-    def uuid(self) -> str | None:
-        return self._uuid
-
-    @property
-    def state(self) -> str:
-        """UnSubmitted, Submitted, ..., FullyExecuting, Success, Failure, Cancelled (cached: see auto_update)."""
-        self._fresh()
-        return self._state
-
-    @property
-    def name(self) -> str:
-        return self._name
-
-    @property
-    def shortname(self) -> str | None:
-        return self._shortname
 
     @property
     def tags(self) -> list[str]:
