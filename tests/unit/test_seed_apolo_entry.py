@@ -60,3 +60,15 @@ async def test_stream_iterates_and_closes() -> None:
     async with _Stream(numbers()) as it:
         assert await it.__anext__() == 0
     assert closed == [True, True]
+
+
+def test_seed_entries_import_no_airflow() -> None:
+    """Scripts run outside Airflow: the seed-compatible packages pull in no Airflow module."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, airflow_provider_batch.qarnot, airflow_provider_batch.apolo\n"
+        "assert not [m for m in sys.modules if m == 'airflow' or m.startswith('airflow.')], 'airflow imported'"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
