@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable, Generator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Generic, TypeVar
@@ -28,6 +28,10 @@ class RemoteImage:
     name: str
     tag: str | None = None
     registry: str | None = None
+
+    @classmethod
+    def new_external_image(cls, name: str, tag: str | None = None, registry: str | None = None) -> RemoteImage:
+        return cls(name, tag, registry)
 
     def __str__(self) -> str:
         text = f"{self.registry}/{self.name}" if self.registry else self.name
@@ -79,7 +83,8 @@ class Jobs:
         return await self._client.start(image=str(image), preset_name=preset_name, **kwargs)
 
     async def run(self, container: Container, **kwargs: Any) -> JobDescription:
-        return await self._client.run(container, **kwargs)
+        """The deprecated form: a Container with explicit Resources (its image a RemoteImage or a name)."""
+        return await self._client.run(replace(container, image=str(container.image)), **kwargs)
 
     async def status(self, id: str) -> JobDescription:
         return await self._client.status(id)

@@ -144,17 +144,17 @@ class Task(CachedObject):
         self.update(True)
 
     def delete(self, purge_resources: bool = False, purge_results: bool = False) -> None:
-        """Delete the task (aborting it if it runs), and its resource/result buckets when asked."""
-        if self._uuid is not None:
-            if self._state not in TaskState.TERMINAL:
-                self._connection._client.abort_task(self._uuid)
-            self._connection._client.delete_task(self._uuid)
+        """Delete the task (the API cancels it if it runs), and its resource/result buckets when asked. As in the
+        seed, `uuid` stays and auto_update is switched off (the object is gone from the API)."""
+        self._auto_update = False
+        if self._uuid is None:
+            return
+        self._connection._client.delete_task(self._uuid)
         if purge_resources:
             for bucket in self.resources:
                 bucket.delete()
         if purge_results and self.results is not None:
             self.results.delete()
-        self._uuid = None
 
     def set_task_dependencies_from_tasks(self, tasks: Sequence[Task]) -> None:
         """Run only after these (submitted) tasks succeed; the job needs use_dependencies."""

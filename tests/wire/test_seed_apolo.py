@@ -15,9 +15,10 @@ from conftest import ApoloEmulatorEndpoint
 
 pytestmark = pytest.mark.wire
 
+NAMES = "Container, IllegalArgumentError, JobStatus, Resources, ResourceNotFound, get"
 IMPORTS = {
-    "seed": "from apolo_sdk import get, IllegalArgumentError, JobStatus, ResourceNotFound\n",
-    "ours": "from airflow_provider_batch.apolo import get, IllegalArgumentError, JobStatus, ResourceNotFound\n",
+    "seed": f"from apolo_sdk import {NAMES}\n",
+    "ours": f"from airflow_provider_batch.apolo import {NAMES}\n",
 }
 
 SCRIPT = """
@@ -56,6 +57,11 @@ async def main():
         failed = await wait_for(client, failing.id, FINISHED)
         RESULT["failed"] = (str(failed.status.value), failed.history.exit_code)
 
+        container = Container(image=image, resources=Resources(memory=256 * 2**20, cpu=0.5), command="echo ran")
+        legacy = await client.jobs.run(container, tags=[TAG])
+        ran = await wait_for(client, legacy.id, FINISHED)
+        RESULT["run"] = (str(ran.status.value), ran.container.resources.cpu)
+
         sleeper = await client.jobs.start(image=image, preset_name="cpu-small", command="sleep 30", tags=[TAG])
         await wait_for(client, sleeper.id, (JobStatus.RUNNING,))
         running = []
@@ -71,7 +77,7 @@ async def main():
         async with client.jobs.list(tags=[TAG]) as it:
             async for listed in it:
                 ids.append(listed.id)
-        RESULT["listed"] = sorted(ids) == sorted([job.id, failing.id, sleeper.id])
+        RESULT["listed"] = sorted(ids) == sorted([job.id, failing.id, legacy.id, sleeper.id])
         try:
             await client.jobs.status("job-00000000-0000-0000-0000-000000000000")
         except (ResourceNotFound, IllegalArgumentError):  # the seed: IllegalArgumentError; ours: ResourceNotFound
@@ -99,6 +105,7 @@ async def test_jobs_script_runs_the_same(
     assert ours["first_status"] and ours["log"] == b"hello\nbye\n"
     assert ours["status"] == "succeeded" and ours["exit_code"] == 0
     assert ours["failed"] == ("failed", 3)
+    assert ours["run"] == ("succeeded", 0.5)
     assert ours["running_listed"] and ours["killed"] == "cancelled" and ours["listed"] and ours["not_found"]
 
 

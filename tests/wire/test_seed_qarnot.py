@@ -69,7 +69,7 @@ RESULT["tagged"] = second.uuid in {t.uuid for t in conn.tasks()}
 
 task.delete(purge_resources=True, purge_results=True)
 try:
-    conn.retrieve_task(task.uuid if task.uuid else "00000000-0000-0000-0000-000000000000")
+    conn.retrieve_task(task.uuid)
 except MissingTaskException:
     RESULT["missing_task"] = True
 RESULT["buckets_left"] = sorted(b.uuid for b in conn.buckets() if b.uuid.endswith(SUFFIX))
