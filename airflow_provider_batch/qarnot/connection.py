@@ -53,10 +53,10 @@ class Connection:
         config = QarnotConfig.resolve(
             token=client_token or fields.get("token"),
             cluster_url=cluster_url or fields.get("cluster_url"),
-            cluster_unsafe=cluster_unsafe,
+            cluster_unsafe=cluster_unsafe or None,  # False leaves the file's choice
             timeout=cluster_timeout,
             storage_url=storage_url or fields.get("storage_url"),
-            storage_unsafe=storage_unsafe,
+            storage_unsafe=storage_unsafe or None,
             fileconf=fileconf,
             retry=retry,
         )

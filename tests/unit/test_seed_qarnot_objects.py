@@ -130,3 +130,21 @@ def test_submit_tasks_reports_refused_ones(conn: Any, clock: Clock) -> None:
     with pytest.raises(QarnotGenericException, match="bad: 400 unknown profile"):
         conn.submit_tasks([good, bad])
     assert good.uuid == "u-9" and bad.uuid is None
+
+
+def test_connection_settings_like_the_seed(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("QARNOT_CLIENT_TOKEN", raising=False)
+    conf = tmp_path / "qarnot.conf"
+    conf.write_text("[cluster]\nurl=http://127.0.0.1:9\nunsafe=true\n[client]\ntoken=from-file\n")
+    from_file = Connection(str(conf)).client.config
+    assert (from_file.cluster_url, from_file.cluster_unsafe, from_file.token) == (
+        "http://127.0.0.1:9",
+        True,
+        "from-file",
+    )
+    explicit = Connection(str(conf), client_token="arg", cluster_timeout=3, retry_count=0).client.config
+    assert (explicit.token, explicit.timeout, explicit.retry.max_attempts) == ("arg", 3.0, 1)
+    as_dict = Connection({"client_token": "d", "cluster_url": "http://h:1"}).client.config
+    assert (as_dict.token, as_dict.cluster_url) == ("d", "http://h:1")
+    with pytest.raises(ValueError, match="token"):
+        Connection(cluster_url="http://h:1")
