@@ -44,6 +44,11 @@ class ApoloNotFoundError(ApoloError):
     """404, or platform-api's 400 "no such job": the job (or route) does not exist."""
 
 
+class ApoloNoSuchJobError(ApoloNotFoundError, ApoloBadRequestError):
+    """platform-api's 400 "no such job": a missing job, that code catching bad requests (as the SDK's
+    IllegalArgumentError does for this answer) catches too."""
+
+
 def message_of(body: str, reason: str) -> str:
     """The server's words: the JSON `error` (or `message`, `description`), else the raw body, else the reason."""
     return http_errors.message_of(body, reason, ("error", "message", "description"))
@@ -59,7 +64,9 @@ def error_for(call: str, status: int, body: str, reason: str = "") -> ApoloError
         return ApoloAuthError(call, code, message or "the token was refused")
     if status == 403:
         return ApoloForbiddenError(call, code, message)
-    if status == 404 or (status == 400 and message.startswith("no such job")):
+    if status == 400 and message.startswith("no such job"):
+        return ApoloNoSuchJobError(call, code, message)
+    if status == 404:
         return ApoloNotFoundError(call, code, message)
     if status == 400 and "already exists" in message and "name" in message:
         return ApoloNameTakenError(call, code, message)

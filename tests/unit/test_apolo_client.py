@@ -21,6 +21,7 @@ from airflow_provider_batch.clients.apolo_errors import (
     ApoloBadRequestError,
     ApoloForbiddenError,
     ApoloNameTakenError,
+    ApoloNoSuchJobError,
     ApoloNotFoundError,
     ApoloUnavailableError,
     error_for,
@@ -182,7 +183,7 @@ def test_uris_are_completed_from_cluster_org_and_project():
 @pytest.mark.parametrize(
     ("status", "body", "kind", "retryable"),
     [
-        (400, '{"error": "no such job job-9"}', ApoloNotFoundError, False),
+        (400, '{"error": "no such job job-9"}', ApoloNoSuchJobError, False),
         (
             400,
             "{\"error\": \"Failed to create job: job with name 'a' and project 'p' already exists: 'j'\"}",
@@ -203,6 +204,12 @@ def test_answers_map_to_typed_errors_with_the_servers_words(status, body, kind, 
     assert type(error) is kind and error.retryable is retryable and error.status == str(status)
     if body.startswith("{"):
         assert error.message == json.loads(body)["error"]
+
+
+def test_platform_apis_no_such_job_is_both_a_missing_job_and_a_bad_request():
+    error = error_for("GET /jobs/x", 400, '{"error": "no such job x"}')
+    assert isinstance(error, ApoloNotFoundError) and isinstance(error, ApoloBadRequestError)
+    assert not isinstance(error_for("GET /jobs/x", 404, ""), ApoloBadRequestError)
 
 
 async def test_a_404_is_typed_and_not_retried(api):
