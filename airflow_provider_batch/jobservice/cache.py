@@ -284,11 +284,12 @@ _CACHES: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, JobServiceCache] =
 
 
 def embedded_cache(
-    hook_for: Callable[[str, str], BatchHook], follow_min_jobs: int = FOLLOW_MIN_JOBS
+    hook_for: Callable[[str, str], BatchHook], follow_min_jobs: Callable[[], int] = lambda: FOLLOW_MIN_JOBS
 ) -> JobServiceCache:
-    """The cache of the running event loop, created on first use."""
+    """The cache of the running event loop, created on first use (`follow_min_jobs` is read only then: every
+    trigger asks for the cache on every wake-up)."""
     loop = asyncio.get_running_loop()
     cache = _CACHES.get(loop)
     if cache is None:
-        cache = _CACHES[loop] = JobServiceCache(hook_for, follow_min_jobs=follow_min_jobs)
+        cache = _CACHES[loop] = JobServiceCache(hook_for, follow_min_jobs=follow_min_jobs())
     return cache

@@ -45,11 +45,15 @@ def hook_for(backend: str, conn_id: str) -> BatchHook:
     return hook_class(conn_id)
 
 
-def shared_cache() -> JobServiceCache:
-    """The cache every trigger of this triggerer's event loop shares."""
+def _event_stream_min_jobs() -> int:
     from airflow.sdk import conf
 
-    return embedded_cache(hook_for, conf.getint("batch", "event_stream_min_jobs", fallback=FOLLOW_MIN_JOBS))
+    return conf.getint("batch", "event_stream_min_jobs", fallback=FOLLOW_MIN_JOBS)
+
+
+def shared_cache() -> JobServiceCache:
+    """The cache every trigger of this triggerer's event loop shares."""
+    return embedded_cache(hook_for, _event_stream_min_jobs)
 
 
 class DirectStatusSource:
