@@ -14,6 +14,7 @@ from airflow_provider_batch.demo.backend import Expected
 from airflow_provider_batch.demo.jobs import JobReport, job_set_report
 
 EMULATOR = "armada"
+EMULATOR_FLAGS: tuple[str, ...] = ()
 CONN_ID = "armada_default"
 QUEUE = "demo"
 EXAMPLES: dict[str, Expected] = {

@@ -26,6 +26,7 @@ class DemoBackend(Protocol):
     """A module `airflow_provider_batch.demo.<backend>` provides these names."""
 
     EMULATOR: str  # the emulator's name in `--only` and in the READY line
+    EMULATOR_FLAGS: tuple[str, ...]  # more flags the emulator needs besides --<name>-port 0 (Qarnot: its S3 port)
     CONN_ID: str  # the connection id the example DAGs use
     EXAMPLES: dict[str, Expected]  # example DAG id -> how its run should end
 

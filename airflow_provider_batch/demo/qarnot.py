@@ -17,7 +17,7 @@ from airflow_provider_batch.demo.jobs import JobReport
 
 EMULATOR = "qarnot"
 CONN_ID = "qarnot_default"
-EMULATOR_FLAGS = ("--s3-port", "0")  # the emulator's S3 storage, besides --qarnot-port
+EMULATOR_FLAGS: tuple[str, ...] = ("--s3-port", "0")  # the emulator's S3 storage, besides --qarnot-port
 INPUT_BUCKET = "qarnot-demo-inputs"
 INPUT_FILE = "words.txt"
 INPUT_TEXT = "the quick brown fox jumps over the lazy dog\n"

@@ -53,8 +53,10 @@ def repo_root() -> Path:
     return root
 
 
-def emulator_args(names: Sequence[str]) -> list[str]:
-    ports = [arg for name in names for arg in (f"--{name}-port", "0")]
+def emulator_args(used: dict[str, DemoBackend]) -> list[str]:
+    """The emulators' command line: each backend's emulator on a free port, with the flags it needs."""
+    names = [backend.EMULATOR for backend in used.values()]
+    ports = [arg for backend in used.values() for arg in (f"--{backend.EMULATOR}-port", "0", *backend.EMULATOR_FLAGS)]
     return ["--only", ",".join(names), *ports, "--admin-port", "0", "--step-ms", "20"]
 
 
@@ -162,9 +164,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         shutil.rmtree(folder, ignore_errors=True)
         folder.mkdir(parents=True)
     emulator_env = {**os.environ, "TMPDIR": str(tmp)}  # the emulators run each job in a folder under TMPDIR
-    flags = emulator_args(list(used)) + [
-        flag for backend in used.values() for flag in getattr(backend, "EMULATOR_FLAGS", ())
-    ]
+    flags = emulator_args(used)
     print(f"Starting the emulators ({', '.join(used)}) ...", flush=True)
     with launch(flags, env=emulator_env, log_path=str(work / "emulators.log")) as emulators:
         connections = {}

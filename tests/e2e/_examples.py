@@ -40,9 +40,9 @@ def example_world(demo: DemoBackend, base: Path) -> Iterator[World]:
     """The backend's emulator (jobs run under `base/tmp`), what its DAGs expect prepared, a migrated Airflow home."""
     tmp = base / "tmp"
     tmp.mkdir()
-    flags = getattr(demo, "EMULATOR_FLAGS", ())
+    port = f"--{demo.EMULATOR}-port"
     emulators = launch(
-        ["--only", demo.EMULATOR, f"--{demo.EMULATOR}-port", "0", *flags, "--admin-port", "0", "--step-ms", "20"],
+        ["--only", demo.EMULATOR, port, "0", *demo.EMULATOR_FLAGS, "--admin-port", "0", "--step-ms", "20"],
         env={**os.environ, "TMPDIR": str(tmp)},
         log_path=str(base / "emulators.log"),
     )
