@@ -14,6 +14,26 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
+# Tags for schedulers that find jobs by tag (Qarnot, Apolo): every job this provider submits carries PROVIDER_TAG
+# (one list call finds all of them), and `airflow.<key>=<value>` tags name its task instance.
+PROVIDER_TAG = "airflow-provider-batch"
+TAG_PREFIX = "airflow."
+
+
+def identity_tag(identity: JobIdentity) -> str:
+    """The same for every try of a task instance: how a retry finds the jobs earlier tries submitted."""
+    return "airflow-ti-" + hashlib.sha256(identity.uri.encode()).hexdigest()[:32]
+
+
+def submission_tag(identity: JobIdentity, generation: int) -> str:
+    """Unique to one submission: how a status poll finds this job among many, and a lost answer is recovered."""
+    return "airflow-job-" + hashlib.sha256(f"{identity.uri}#{generation}".encode()).hexdigest()[:32]
+
+
+def key_value_tags(identity: JobIdentity) -> list[str]:
+    """`airflow.dag_id=...`, `airflow.task_id=...` and their siblings."""
+    return [f"{TAG_PREFIX}{key}={value}" for key, value in identity.tags().items()]
+
 
 @dataclass(frozen=True)
 class JobIdentity:

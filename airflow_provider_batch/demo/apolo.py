@@ -12,6 +12,7 @@ from airflow_provider_batch.clients.apolo import ApoloClient, ApoloSyncClient
 from airflow_provider_batch.clients.apolo_config import ApoloConfig
 from airflow_provider_batch.clients.apolo_logs import follow_log
 from airflow_provider_batch.clients.apolo_types import JobDescription
+from airflow_provider_batch.common.identity import TAG_PREFIX
 from airflow_provider_batch.demo.backend import Expected
 from airflow_provider_batch.demo.jobs import JobReport
 
@@ -19,8 +20,6 @@ EMULATOR = "apolo"
 CONN_ID = "apolo_default"
 EMULATOR_FLAGS: tuple[str, ...] = ()
 EXAMPLES: dict[str, Expected] = {"apolo_blocking": Expected(), "apolo_deferrable": Expected()}
-# The same as hooks.apolo.TAG_PREFIX (not imported: the hook imports Airflow).
-TAG_PREFIX = "airflow."
 
 
 def config(ready: dict[str, Any]) -> ApoloConfig:

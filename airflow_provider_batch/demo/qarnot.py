@@ -12,6 +12,7 @@ from typing import Any
 from airflow_provider_batch.clients.qarnot import QarnotClient
 from airflow_provider_batch.clients.qarnot_config import QarnotConfig
 from airflow_provider_batch.clients.qarnot_types import QarnotTask
+from airflow_provider_batch.common.identity import TAG_PREFIX
 from airflow_provider_batch.demo.backend import Expected
 from airflow_provider_batch.demo.jobs import JobReport
 
@@ -23,8 +24,6 @@ INPUT_FILE = "words.txt"
 INPUT_TEXT = "the quick brown fox jumps over the lazy dog\n"
 RESULT_BUCKETS = {"qarnot_blocking": "qarnot-blocking-results", "qarnot_deferrable": "qarnot-deferrable-results"}
 EXAMPLES: dict[str, Expected] = {"qarnot_blocking": Expected(), "qarnot_deferrable": Expected()}
-# The same as hooks.qarnot.TAG_PREFIX (not imported: the hook imports Airflow).
-TAG_PREFIX = "airflow."
 COMMON_STATES = {"Success": "SUCCEEDED", "Failure": "FAILED", "Cancelled": "CANCELLED"}
 
 

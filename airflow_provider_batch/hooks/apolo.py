@@ -31,11 +31,17 @@ from airflow_provider_batch.clients.apolo_types import (
     Volume,
 )
 from airflow_provider_batch.clients.apolo_types import JobStatus as ApoloStatus
-from airflow_provider_batch.common.errors import is_transient
-from airflow_provider_batch.common.identity import JobIdentity
+from airflow_provider_batch.common.identity import (
+    PROVIDER_TAG,
+    JobIdentity,
+    identity_tag,
+    key_value_tags,
+    submission_tag,
+)
 from airflow_provider_batch.common.jobref import JobRef
 from airflow_provider_batch.common.retry import RetryPolicy
 from airflow_provider_batch.common.states import JobState, JobStatus
+from airflow_provider_batch.common.submit import submit_once
 from airflow_provider_batch.hooks.base import BatchHook, as_float
 
 log = logging.getLogger(__name__)
@@ -51,24 +57,11 @@ STATE_TABLE: dict[ApoloStatus, JobState] = {
     ApoloStatus.CANCELLED: JobState.CANCELLED,
     ApoloStatus.UNKNOWN: JobState.UNKNOWN,
 }
-# Every job this provider starts carries this tag: aget_statuses lists them all with one call.
-PROVIDER_TAG = "airflow-provider-batch"
-TAG_PREFIX = "airflow."
 JOB_NAME_MAX = 40
 WHITESPACE = re.compile(r"\s+")
 SUBMIT_RETRY = RetryPolicy(max_attempts=5, initial_backoff=0.5, max_backoff=10.0)
 # aget_statuses lists the jobs started since the oldest watched one, less this margin (clocks differ).
 LIST_MARGIN = timedelta(minutes=5)
-
-
-def identity_tag(identity: JobIdentity) -> str:
-    """The same for every try of a task instance: how a retry finds the jobs earlier tries started."""
-    return "airflow-ti-" + hashlib.sha256(identity.uri.encode()).hexdigest()[:32]
-
-
-def submission_tag(identity: JobIdentity, generation: int) -> str:
-    """Unique to one submission: how a start whose answer was lost is found again."""
-    return "airflow-job-" + hashlib.sha256(f"{identity.uri}#{generation}".encode()).hexdigest()[:32]
 
 
 def job_name_of(identity: JobIdentity, generation: int, prefix: str | None = None) -> str:
@@ -84,7 +77,7 @@ def job_name_of(identity: JobIdentity, generation: int, prefix: str | None = Non
 
 def identity_tags(identity: JobIdentity) -> list[str]:
     """`airflow.dag_id=...` and its siblings (no whitespace, at most 256 characters each, as Apolo wants)."""
-    return [(TAG_PREFIX + key + "=" + WHITESPACE.sub("_", value))[:256] for key, value in identity.tags().items()]
+    return [WHITESPACE.sub("_", tag)[:256] for tag in key_value_tags(identity)]
 
 
 def to_job_status(job: JobDescription) -> JobStatus:
@@ -201,7 +194,6 @@ class ApoloHook(BatchHook):
     def _start_once(self, arguments: dict[str, Any], tag: str) -> JobDescription:
         """Start the job; after a lost answer (or a 400 saying a live job has this name), look for it by its
         submission tag before starting it again."""
-        attempts = 0
 
         def earlier() -> JobDescription | None:
             found = self.client.list(tags=[tag], reverse=True, limit=1)
@@ -209,20 +201,8 @@ class ApoloHook(BatchHook):
                 log.info("found job %s from an earlier start whose answer was lost", found[0].id)
             return found[0] if found else None
 
-        def attempt() -> JobDescription:
-            nonlocal attempts
-            attempts += 1
-            if attempts > 1 and (job := earlier()):
-                return job
-            try:
-                return self.client.start(**arguments)
-            except ApoloNameTakenError:
-                job = earlier()
-                if job is None:
-                    raise
-                return job
-
-        return SUBMIT_RETRY.call(attempt, is_transient, f"start job {arguments['name']}")
+        send = lambda: self.client.start(**arguments)  # noqa: E731
+        return submit_once(send, earlier, ApoloNameTakenError, SUBMIT_RETRY, f"start job {arguments['name']}")
 
     def _ref_of(self, job: JobDescription) -> JobRef:
         details = {"name": job.name or ""}

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
 import re
 from collections.abc import Mapping, Sequence
@@ -21,11 +20,18 @@ from airflow_provider_batch.clients.qarnot_errors import (
     QarnotUnauthorizedError,
 )
 from airflow_provider_batch.clients.qarnot_types import QarnotTask, TaskSpec, TaskState, tags_filter
-from airflow_provider_batch.common.errors import InvalidJobSpecError, is_transient
-from airflow_provider_batch.common.identity import JobIdentity
+from airflow_provider_batch.common.errors import InvalidJobSpecError
+from airflow_provider_batch.common.identity import (
+    PROVIDER_TAG,
+    JobIdentity,
+    identity_tag,
+    key_value_tags,
+    submission_tag,
+)
 from airflow_provider_batch.common.jobref import JobRef
 from airflow_provider_batch.common.retry import RetryPolicy
 from airflow_provider_batch.common.states import JobState, JobStatus
+from airflow_provider_batch.common.submit import submit_once
 from airflow_provider_batch.hooks.base import BatchHook, as_bool, as_float
 
 log = logging.getLogger(__name__)
@@ -47,21 +53,9 @@ STATE_TABLE: dict[str, JobState] = {
     TaskState.CANCELLED: JobState.CANCELLED,
 }
 # Every task this provider submits carries this tag, besides its own identity tags.
-PROVIDER_TAG = "airflow-provider-batch"
-TAG_PREFIX = "airflow."
 # aget_statuses asks for this many tasks (by their submission tags) in one paged list call.
 STATUS_BATCH = 100
 SUBMIT_RETRY = RetryPolicy(max_attempts=5, initial_backoff=0.5, max_backoff=10.0)
-
-
-def identity_tag(identity: JobIdentity) -> str:
-    """The same for every try of a task instance: how a retry finds the tasks earlier tries submitted."""
-    return "airflow-ti-" + hashlib.sha256(identity.uri.encode()).hexdigest()[:32]
-
-
-def submission_tag(identity: JobIdentity, generation: int) -> str:
-    """Unique to one submission: how a status poll finds this task among many, and a lost answer is recovered."""
-    return "airflow-job-" + hashlib.sha256(f"{identity.uri}#{generation}".encode()).hexdigest()[:32]
 
 
 def shortname_of(identity: JobIdentity, generation: int) -> str:
@@ -164,8 +158,7 @@ class QarnotHook(BatchHook):
         if request.result_bucket:
             client.retrieve_or_create_bucket(request.result_bucket)
         tag = submission_tag(identity, generation)
-        tags = [*request.spec.tags, PROVIDER_TAG, identity_tag(identity), tag]
-        tags += [f"{TAG_PREFIX}{key}={value}" for key, value in identity.tags().items()]
+        tags = [*request.spec.tags, PROVIDER_TAG, identity_tag(identity), tag, *key_value_tags(identity)]
         spec = replace(request.spec, tags=list(dict.fromkeys(tags)), shortname=shortname_of(identity, generation))
         uuid = self._submit_once(spec, tag)
         details = {"tag": tag, "name": spec.name}
@@ -186,7 +179,6 @@ class QarnotHook(BatchHook):
     def _submit_once(self, spec: TaskSpec, tag: str) -> str:
         """POST the task; after a 5xx or a lost answer, look for it by its submission tag before posting again.
         A 409 (its deterministic shortname is taken) means this very submission exists already: use that task."""
-        attempts = 0
 
         def earlier() -> str | None:
             found = self.client.tasks(tags=[tag])
@@ -194,20 +186,8 @@ class QarnotHook(BatchHook):
                 log.info("found task %s from an earlier submit whose answer was lost", found[0].uuid)
             return found[0].uuid if found else None
 
-        def attempt() -> str:
-            nonlocal attempts
-            attempts += 1
-            if attempts > 1 and (uuid := earlier()):
-                return uuid
-            try:
-                return self.client.submit_task(spec)
-            except QarnotConflictError:
-                uuid = earlier()
-                if uuid is None:
-                    raise
-                return uuid
-
-        return SUBMIT_RETRY.call(attempt, is_transient, f"submit task {spec.name}")
+        send = lambda: self.client.submit_task(spec)  # noqa: E731
+        return submit_once(send, earlier, QarnotConflictError, SUBMIT_RETRY, f"submit task {spec.name}")
 
     def find_jobs(self, request: QarnotSubmission, identity: JobIdentity) -> list[tuple[JobRef, JobStatus]]:
         found = self.client.tasks(tags=[identity_tag(identity)])
