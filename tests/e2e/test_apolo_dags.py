@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from types import SimpleNamespace
 
 import pytest
 from _examples import DAGS_TEST_TIMEOUT, Outcome, World, example_world, run_examples
@@ -71,7 +72,9 @@ def test_the_token_appears_in_no_task_log(runs: dict[str, Outcome], world: World
         assert world.ready["passed_config"] not in outcome.result.output
 
 
-def test_demo_tag_prefix_is_the_hooks() -> None:
-    from airflow_provider_batch.hooks.apolo import TAG_PREFIX
+def test_demo_reads_the_identity_tags_the_hook_writes() -> None:
+    from airflow_provider_batch.common.identity import JobIdentity
+    from airflow_provider_batch.hooks.apolo import identity_tags
 
-    assert demo.TAG_PREFIX == TAG_PREFIX
+    identity = JobIdentity("dag", "task", "manual__2026-11-23T10:00:00+00:00", 3, 2)
+    assert demo.tags_of(SimpleNamespace(tags=identity_tags(identity))) == identity.tags()  # type: ignore[arg-type]

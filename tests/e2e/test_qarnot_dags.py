@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from types import SimpleNamespace
 
 import pytest
 from _examples import DAGS_TEST_TIMEOUT, Outcome, World, example_world, run_examples
@@ -76,7 +77,8 @@ def test_the_token_appears_in_no_task_log(runs: dict[str, Outcome], world: World
         assert world.ready["token"] not in outcome.result.output
 
 
-def test_demo_tag_prefix_is_the_hooks() -> None:
-    from airflow_provider_batch.hooks.qarnot import TAG_PREFIX
+def test_demo_reads_the_identity_tags_the_hook_writes() -> None:
+    from airflow_provider_batch.common.identity import JobIdentity, key_value_tags
 
-    assert demo.TAG_PREFIX == TAG_PREFIX
+    identity = JobIdentity("dag", "task", "manual__2026-11-23T10:00:00+00:00", 3, 2)
+    assert demo.tags_of(SimpleNamespace(tags=key_value_tags(identity))) == identity.tags()  # type: ignore[arg-type]
