@@ -1,12 +1,13 @@
 """Apolo's HTTP answers as typed errors, each carrying the server's own `error` text.
 
 Every class is a `SchedulerError`, so the retry policy and the operator know whether the same call may succeed later:
-429, 502, 503, 504 and connection errors are retryable; 400/401/403/404 are not.
+429, 502, 503, 504 and connection errors are retryable; 400/401/402/403/404/422 are not, and are permanent: each
+class says which permanent refusal it is (`permanent_kind`) and its fix, so that a task fails at once on it.
 """
 
 from __future__ import annotations
 
-from airflow_provider_batch.common import http_errors
+from airflow_provider_batch.common import errors, http_errors
 from airflow_provider_batch.common.http_errors import RETRYABLE_STATUSES, HttpSchedulerError
 
 SCHEDULER = "Apolo"
@@ -25,7 +26,10 @@ class ApoloUnavailableError(ApoloError):
 
 
 class ApoloBadRequestError(ApoloError):
-    """400: the request is wrong (an unknown preset, a bad name, a name that a live job already has, ...)."""
+    """400 or 422: the request is wrong (an unknown preset, a bad name, a name that a live job already has, ...)."""
+
+    permanent_kind = errors.INVALID
+    fix_text = "correct the job as the message says (e.g. preset_name: one of the cluster's presets)"
 
 
 class ApoloNameTakenError(ApoloBadRequestError):
@@ -35,18 +39,38 @@ class ApoloNameTakenError(ApoloBadRequestError):
 class ApoloAuthError(ApoloError):
     """401: the token is missing, wrong or expired."""
 
+    permanent_kind = errors.AUTHENTICATION
+    fix_text = "check the connection's password (an Apolo token or passed-config blob): it is wrong or expired"
+
+
+class ApoloQuotaError(ApoloBadRequestError):
+    """402, or a 400 or 422 that speaks of a quota or credits: the project or org has used up what it may run.
+    A bad request as well, as the SDK raises IllegalArgumentError for these answers."""
+
+    permanent_kind = errors.QUOTA
+    fix_text = "wait for running jobs to end, ask for more quota or credits, or pass wait_for_jobs_quota=True"
+
 
 class ApoloForbiddenError(ApoloError):
     """403: the token may not do this (another project, a cluster it has no role in)."""
+
+    permanent_kind = errors.PERMISSION
+    fix_text = "set the connection's project (or cluster, org) to one the token may use, or ask for write access"
 
 
 class ApoloNotFoundError(ApoloError):
     """404, or platform-api's 400 "no such job": the job (or route) does not exist."""
 
+    permanent_kind = errors.NOT_FOUND
+    fix_text = "check the connection's host (the API URL ends in /api/v1) and the job or project named"
+
 
 class ApoloNoSuchJobError(ApoloNotFoundError, ApoloBadRequestError):
     """platform-api's 400 "no such job": a missing job, that code catching bad requests (as the SDK's
     IllegalArgumentError does for this answer) catches too."""
+
+
+QUOTA_WORDS = ("quota", "credits")
 
 
 def message_of(body: str, reason: str) -> str:
@@ -62,6 +86,8 @@ def error_for(call: str, status: int, body: str, reason: str = "") -> ApoloError
         return ApoloUnavailableError(call, code, message)
     if status == 401:
         return ApoloAuthError(call, code, message or "the token was refused")
+    if status == 402 or (status in (400, 422) and any(word in message.lower() for word in QUOTA_WORDS)):
+        return ApoloQuotaError(call, code, message)
     if status == 403:
         return ApoloForbiddenError(call, code, message)
     if status == 400 and message.startswith("no such job"):

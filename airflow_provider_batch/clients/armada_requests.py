@@ -10,12 +10,35 @@ import grpc
 from airflow_provider_batch._proto.armada import binoculars_pb2, event_pb2, job_pb2, submit_pb2
 from airflow_provider_batch.clients.armada_spec import as_job_request_item, validate_job_set_id
 from airflow_provider_batch.clients.armada_types import JobState
+from airflow_provider_batch.common import errors
 from airflow_provider_batch.common.errors import SchedulerError
 
 MAX_IDS_PER_QUERY = 500  # Armada's queryapi.maxQueryItems: larger requests are refused
 TRANSIENT_CODES = frozenset(
     {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.RESOURCE_EXHAUSTED}
 )
+# Refusals no retry can fix, and what to do about each (see common.errors); other codes are left to Airflow's retries.
+PERMANENT_CODES: dict[grpc.StatusCode, tuple[str, str]] = {
+    grpc.StatusCode.UNAUTHENTICATED: (
+        errors.AUTHENTICATION,
+        "check the connection's password (the bearer token), or login and password for basic auth",
+    ),
+    grpc.StatusCode.PERMISSION_DENIED: (
+        errors.PERMISSION,
+        "use a token whose user may submit to (and watch) the queue, or ask for the queue's permissions",
+    ),
+    grpc.StatusCode.NOT_FOUND: (errors.NOT_FOUND, ""),
+    grpc.StatusCode.INVALID_ARGUMENT: (errors.INVALID, "correct the job request field the message names"),
+}
+QUEUE_FIX = "create the queue, or set queue= to an existing one"
+
+
+def permanent_kind(status: grpc.StatusCode, details: str) -> tuple[str, str]:
+    """(kind, fix) of a refusal; ("", "") for codes that a retry may get past (UNAVAILABLE, INTERNAL, ...)."""
+    kind, fix = PERMANENT_CODES.get(status, ("", ""))
+    if kind == errors.NOT_FOUND and "queue" in details.lower():
+        fix = QUEUE_FIX
+    return kind, fix
 
 
 class ArmadaRpcError(SchedulerError, grpc.RpcError):
@@ -26,7 +49,8 @@ class ArmadaRpcError(SchedulerError, grpc.RpcError):
     """
 
     def __init__(self, call: str, status: grpc.StatusCode, details: str) -> None:
-        super().__init__("Armada", call, status.name, details, retryable=status in TRANSIENT_CODES)
+        kind, fix = permanent_kind(status, details)
+        super().__init__("Armada", call, status.name, details, status in TRANSIENT_CODES, kind, fix)
         self._status = status
 
     def code(self) -> grpc.StatusCode:
@@ -35,7 +59,7 @@ class ArmadaRpcError(SchedulerError, grpc.RpcError):
     def details(self) -> str:
         return self.message
 
-    def __reduce__(self) -> tuple[type[ArmadaRpcError], tuple[str, grpc.StatusCode, str]]:  # type: ignore[override]
+    def __reduce__(self) -> tuple[type[ArmadaRpcError], tuple[str, grpc.StatusCode, str]]:
         return (type(self), (self.call, self._status, self.message))
 
 

@@ -15,14 +15,22 @@ E = TypeVar("E", bound="HttpSchedulerError")
 
 class HttpSchedulerError(SchedulerError):
     """An error answered by (or on the way to) a REST scheduler; `status` is the HTTP status, or the network
-    error's name. Subclasses name their scheduler, and say whether their kind of error is retryable by default."""
+    error's name. Subclasses name their scheduler, say whether their kind of error is retryable by default, and
+    which permanent refusal they are (`permanent_kind`, see common.errors; "" for none) with its fix."""
 
     scheduler_name: ClassVar[str] = ""
     retryable_by_default: ClassVar[bool] = False
+    permanent_kind: ClassVar[str] = ""
+    fix_text: ClassVar[str] = ""
 
     def __init__(self, call: str, status: str, message: str, retryable: bool | None = None) -> None:
         retry = self.retryable_by_default if retryable is None else retryable
-        super().__init__(self.scheduler_name, call, status, message, retry)
+        super().__init__(self.scheduler_name, call, status, message, retry, *self.classify(status, message))
+
+    @classmethod
+    def classify(cls, status: str, message: str) -> tuple[str, str]:
+        """(kind, fix) of an answer of this class; subclasses whose statuses differ in kind override it."""
+        return cls.permanent_kind, cls.fix_text
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (type(self), (self.call, self.status, self.message, self.retryable))

@@ -10,6 +10,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
+from airflow_provider_batch.common.errors import is_permanent
+
 T = TypeVar("T")
 log = logging.getLogger(__name__)
 
@@ -38,12 +40,13 @@ class RetryPolicy:
         return out
 
     def call(self, fn: Callable[[], T], retryable: Callable[[BaseException], bool], what: str = "call") -> T:
-        """Run fn, retrying while `retryable(error)` says so and attempts remain; re-raise the last error."""
+        """Run fn, retrying while `retryable(error)` says so and attempts remain; re-raise the last error. A permanent
+        refusal (a wrong token, an unknown queue: see common.errors) is never retried, whatever `retryable` says."""
         for delay in [*self.delays(), None]:
             try:
                 return fn()
             except Exception as error:
-                if delay is None or not retryable(error):
+                if delay is None or is_permanent(error) or not retryable(error):
                     raise
                 log.warning("%s failed (%s); retrying in %.2fs", what, _short(error), delay)
                 time.sleep(delay)
@@ -57,7 +60,7 @@ class RetryPolicy:
             try:
                 return await fn()
             except Exception as error:
-                if delay is None or not retryable(error):
+                if delay is None or is_permanent(error) or not retryable(error):
                     raise
                 log.warning("%s failed (%s); retrying in %.2fs", what, _short(error), delay)
                 await asyncio.sleep(delay)

@@ -4,7 +4,9 @@ batch jobs in the common vocabulary."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import hashlib
+import json
 import logging
 import re
 from collections.abc import Mapping, Sequence
@@ -31,6 +33,7 @@ from airflow_provider_batch.clients.apolo_types import (
     Volume,
 )
 from airflow_provider_batch.clients.apolo_types import JobStatus as ApoloStatus
+from airflow_provider_batch.common.errors import connection_test_failure
 from airflow_provider_batch.common.identity import (
     PROVIDER_TAG,
     JobIdentity,
@@ -62,6 +65,20 @@ WHITESPACE = re.compile(r"\s+")
 SUBMIT_RETRY = RetryPolicy(max_attempts=5, initial_backoff=0.5, max_backoff=10.0)
 # aget_statuses lists the jobs started since the oldest watched one, less this margin (clocks differ).
 LIST_MARGIN = timedelta(minutes=5)
+
+
+def token_user(token: str) -> str:
+    """The user a JWT names (its `identity` claim, as Apolo's SDK reads it; the signature is not checked), or ""
+    when the token is not a JWT. Only the name is read: the token itself is never shown."""
+    parts = token.split(".")
+    if len(parts) != 3:
+        return ""
+    try:
+        claims = json.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
+    except ValueError:
+        return ""
+    user = claims.get("identity") if isinstance(claims, dict) else None
+    return str(user) if isinstance(user, str) else ""
 
 
 def job_name_of(identity: JobIdentity, generation: int, prefix: str | None = None) -> str:
@@ -172,14 +189,23 @@ class ApoloHook(BatchHook):
             self.client.close()
             del self.__dict__["client"]
 
+    def endpoint(self) -> str:
+        try:
+            return self.settings.config.url
+        except Exception:  # an unreadable connection: the error that follows says why
+            return ""
+
     def test_connection(self) -> tuple[bool, str]:
+        """GET /config with the token: whether it is accepted, and the user, cluster, org and project it works in."""
         try:
             self.client.get_config(refresh=True)
             cluster, org, project = self.client.where()
         except Exception as error:  # the UI shows the message
-            return False, str(error)
+            return False, connection_test_failure(error, self.conn_id, self.endpoint())
+        user = token_user(self.settings.config.token)
+        who = f"the token of user {user}" if user else "the token"
         where = f"cluster {cluster}, org {org}, project {project}"
-        return True, f"Apolo at {self.settings.config.url} accepts the token ({where})"
+        return True, f"Apolo at {self.settings.config.url} accepts {who} ({where})"
 
     # -- jobs --------------------------------------------------------------------------------------------------
 

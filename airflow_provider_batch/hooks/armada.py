@@ -15,6 +15,7 @@ from airflow_provider_batch._proto.armada import submit_pb2
 from airflow_provider_batch.clients.armada import ArmadaAsyncIOClient, ArmadaClient, ArmadaRpcError
 from airflow_provider_batch.clients.armada import JobState as ArmadaState
 from airflow_provider_batch.common.channel import CallCredentials, GrpcChannelArguments
+from airflow_provider_batch.common.errors import connection_test_failure
 from airflow_provider_batch.common.identity import JobIdentity
 from airflow_provider_batch.common.jobref import JobRef
 from airflow_provider_batch.common.states import JobState, JobStatus
@@ -117,14 +118,40 @@ class ArmadaHook(BatchHook):
         self._async_channels.clear()
         self._async_client = None
 
-    def test_connection(self) -> tuple[bool, str]:
+    def endpoint(self) -> str:
         try:
+            return self.settings.channel.target
+        except Exception:  # an unreadable connection: the error that follows says why
+            return ""
+
+    def test_connection(self) -> tuple[bool, str]:
+        """Health, then an authorized call that says whether the token is accepted: the default queue's lookup
+        when the connection names one (it must exist), else the list of queues (a few of their names are shown)."""
+        try:
+            target = self.settings.channel.target
             status = self.client.health().status
+            if status != 1:
+                return False, f"Armada at {target} answered Health with status {status} (not SERVING)"
+            queue = self.settings.default_queue
+            if not queue:
+                names = sorted(q.name for q in self.client.get_queues())
+                shown = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+                return True, (
+                    f"Armada at {target} is serving and accepts the token; no default_queue is set "
+                    f"(queues: {shown or 'none yet'})"
+                )
+            try:
+                self.client.get_queue(queue)
+            except ArmadaRpcError as error:
+                if error.code() != grpc.StatusCode.NOT_FOUND:
+                    raise
+                return False, (
+                    f"Armada at {target} accepts the token, but default_queue {queue!r} does not exist. "
+                    "Fix: create the queue, or set default_queue to an existing one."
+                )
+            return True, f"Armada at {target} is serving and accepts the token; default_queue {queue!r} exists"
         except Exception as error:  # the UI shows the message
-            return False, str(error)
-        if status != 1:
-            return False, f"Armada answered Health with status {status} (not SERVING)"
-        return True, f"Armada at {self.settings.channel.target} is serving"
+            return False, connection_test_failure(error, self.conn_id, self.endpoint())
 
     # -- jobs --------------------------------------------------------------------------------------------------
 

@@ -79,6 +79,10 @@ class BatchHook(BaseHook):
         """A page about the job in the scheduler's UI, if the connection says where that is."""
         return None
 
+    def endpoint(self) -> str:
+        """Where the connection points (a gRPC target or an API URL, never a credential), for messages."""
+        return ""
+
     def job_ref(self, job_id: str, details: Mapping[str, str]) -> JobRef:
         return JobRef(self.backend, self.conn_id, job_id, dict(details))
 

@@ -20,7 +20,7 @@ from airflow_provider_batch.clients.qarnot_errors import (
     QarnotUnauthorizedError,
 )
 from airflow_provider_batch.clients.qarnot_types import QarnotTask, TaskSpec, TaskState, tags_filter
-from airflow_provider_batch.common.errors import InvalidJobSpecError
+from airflow_provider_batch.common.errors import InvalidJobSpecError, connection_test_failure
 from airflow_provider_batch.common.identity import (
     PROVIDER_TAG,
     JobIdentity,
@@ -136,12 +136,24 @@ class QarnotHook(BatchHook):
             await self._async_client.close()
             self._async_client = None
 
+    def endpoint(self) -> str:
+        try:
+            return self.settings.config.cluster_url
+        except Exception:  # an unreadable connection: the error that follows says why
+            return ""
+
     def test_connection(self) -> tuple[bool, str]:
+        """GET /info with the token: the account it belongs to, and its task quota when the API says it."""
         try:
             user = self.client.user_info()
         except Exception as error:  # the UI shows the message
-            return False, str(error)
-        return True, f"Qarnot at {self.settings.config.cluster_url} accepts the token of {user.email or 'this user'}"
+            return False, connection_test_failure(error, self.conn_id, self.endpoint())
+        quota = ""
+        tasks, most = user.raw.get("taskCount"), user.raw.get("maxTask")
+        if isinstance(tasks, int) and isinstance(most, int) and most > 0:
+            quota = f" ({tasks} of at most {most} tasks)"
+        who = user.email or "this user"
+        return True, f"Qarnot at {self.settings.config.cluster_url} accepts the token of {who}{quota}"
 
     # -- jobs --------------------------------------------------------------------------------------------------
 

@@ -8,7 +8,8 @@ scheduler (`hook_class`); the hook knows how to submit, find, cancel, read state
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from datetime import timedelta
 from functools import cached_property
 from typing import Any, ClassVar, NoReturn
@@ -16,7 +17,13 @@ from typing import Any, ClassVar, NoReturn
 from airflow.sdk import BaseOperator, conf
 from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
-from airflow_provider_batch.common.errors import InvalidJobSpecError, is_transient
+from airflow_provider_batch.common.errors import (
+    InvalidJobSpecError,
+    SchedulerError,
+    is_permanent,
+    is_transient,
+    permanent_failure_message,
+)
 from airflow_provider_batch.common.identity import JobIdentity
 from airflow_provider_batch.common.jobref import JobRef
 from airflow_provider_batch.common.reattach import ReattachPolicy, check_policy, should_reattach
@@ -93,6 +100,10 @@ class BatchJobOperator(BaseOperator):
     # -- the lifecycle -----------------------------------------------------------------------------------------
 
     def execute(self, context: Any) -> dict[str, Any]:
+        with self._failing_at_once_on_permanent_errors():
+            return self._execute(context)
+
+    def _execute(self, context: Any) -> dict[str, Any]:
         request = self._validated_request(context)
         identity = JobIdentity.from_context(context)
         job, status = self._find_or_submit(context, request, identity)
@@ -109,6 +120,10 @@ class BatchJobOperator(BaseOperator):
 
     def execute_complete(self, context: Any, event: dict[str, Any] | None = None) -> dict[str, Any]:
         """Resume after the trigger fired: succeed, or fail with the scheduler's reason."""
+        with self._failing_at_once_on_permanent_errors():
+            return self._execute_complete(event)
+
+    def _execute_complete(self, event: dict[str, Any] | None) -> dict[str, Any]:
         if not isinstance(event, dict) or event.get("status") not in EVENT_STATUSES or "job" not in event:
             raise AirflowException(f"the trigger sent an event this operator does not understand: {event!r}")
         job = self._job = JobRef.from_json(event["job"])
@@ -125,6 +140,25 @@ class BatchJobOperator(BaseOperator):
             self._cancel(self._job, "the Airflow task was killed")
 
     # -- steps -------------------------------------------------------------------------------------------------
+
+    @contextmanager
+    def _failing_at_once_on_permanent_errors(self) -> Iterator[None]:
+        """A refusal no retry can fix (wrong token, unknown queue or project, no permission, quota or credits used
+        up, a request the scheduler calls invalid) fails the task at once, naming the connection and the fix on a
+        short first line. Other errors go on to Airflow's retries as they are."""
+        try:
+            yield
+        except SchedulerError as error:
+            if not is_permanent(error):
+                raise
+            raise AirflowFailException(permanent_failure_message(error, self.conn_id, self._endpoint())) from error
+
+    def _endpoint(self) -> str:
+        """Where the hook's connection points, for error messages ("" when the connection cannot be read)."""
+        try:
+            return self.hook.endpoint()
+        except Exception:
+            return ""
 
     def _validated_request(self, context: Mapping[str, Any]) -> Any:
         try:

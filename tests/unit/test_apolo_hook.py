@@ -15,13 +15,19 @@ from unittest import mock
 import pytest
 
 from airflow_provider_batch.clients.apolo import ApoloSyncClient
-from airflow_provider_batch.clients.apolo_errors import ApoloNameTakenError, ApoloNotFoundError, ApoloUnavailableError
+from airflow_provider_batch.clients.apolo_errors import (
+    ApoloNameTakenError,
+    ApoloNotFoundError,
+    ApoloUnavailableError,
+    error_for,
+)
 from airflow_provider_batch.clients.apolo_logs import LogLine
 from airflow_provider_batch.clients.apolo_types import JobDescription
 from airflow_provider_batch.clients.apolo_types import JobStatus as ApoloStatus
 from airflow_provider_batch.common.identity import JobIdentity
 from airflow_provider_batch.common.jobref import JobRef
 from airflow_provider_batch.common.states import JobState
+from airflow_provider_batch.emulators.apolo.identity import make_token
 from airflow_provider_batch.hooks import apolo as hook_module
 from airflow_provider_batch.hooks.apolo import (
     PROVIDER_TAG,
@@ -35,6 +41,7 @@ from airflow_provider_batch.hooks.apolo import (
     job_name_of,
     submission_tag,
     to_job_status,
+    token_user,
 )
 
 IDENTITY = JobIdentity("dag", "task", "manual__2024-01-01T00:00:00+00:00", -1, 1)
@@ -132,9 +139,33 @@ def test_test_connection_asks_for_the_config(hook):
         True,
         "Apolo at https://api.apolo.us/api/v1 accepts the token (cluster c1, org o1, project p1)",
     )
-    hook.client.get_config.side_effect = ApoloUnavailableError("GET /config", "401", "Cannot authorize user")
+    hook.client.get_config.side_effect = ApoloUnavailableError("GET /config", "503", "Service Unavailable")
     ok, message = hook.test_connection()
-    assert not ok and "Cannot authorize user" in message
+    assert not ok and message == (
+        "Connection a failed at https://api.apolo.us/api/v1: Apolo GET /config failed with 503: Service Unavailable"
+    )
+
+
+def test_test_connection_names_the_user_of_a_jwt_token():
+    made = ApoloHook("a")
+    made.__dict__["client"] = mock.MagicMock(spec=ApoloSyncClient)
+    made.client.where.return_value = ("c1", "o1", "p1")
+    made.__dict__["settings"] = ApoloSettings.from_connection(conn(password=make_token("secret", "alice")))
+    assert made.test_connection() == (
+        True,
+        "Apolo at https://api.apolo.us/api/v1 accepts the token of user alice (cluster c1, org o1, project p1)",
+    )
+    assert token_user("not-a-jwt") == "" and token_user("a.!!.c") == ""
+
+
+def test_test_connection_says_the_token_was_rejected_for_which_connection(hook):
+    hook.client.get_config.side_effect = error_for("GET /config", 401, '{"error": "Cannot authorize user"}')
+    ok, message = hook.test_connection()
+    assert not ok
+    first, details = message.splitlines()[:2]
+    assert first.startswith("Authentication was rejected by Apolo at https://api.apolo.us/api/v1 for connection a.")
+    assert "Fix: check the connection's password" in first
+    assert details == "Apolo answered 401: Cannot authorize user"
 
 
 def test_the_provider_declares_the_connection_type():

@@ -12,7 +12,7 @@ import pytest
 
 from airflow_provider_batch.clients import qarnot_errors as errors
 from airflow_provider_batch.clients.qarnot import QarnotClient
-from airflow_provider_batch.clients.qarnot_types import Page, QarnotTask, TaskSpec
+from airflow_provider_batch.clients.qarnot_types import Page, QarnotTask, TaskSpec, UserInfo
 from airflow_provider_batch.common.errors import InvalidJobSpecError
 from airflow_provider_batch.common.identity import JobIdentity
 from airflow_provider_batch.common.jobref import JobRef
@@ -74,12 +74,25 @@ def test_settings_from_the_connection():
         QarnotSettings.from_connection(conn(extra_dejson={"verify_tls": "maybe"}))
 
 
-def test_test_connection_asks_for_the_user(hook):
-    hook.client.user_info.return_value = SimpleNamespace(email="me@example.com")
-    ok, message = hook.test_connection()
-    assert ok and "me@example.com" in message
+def test_test_connection_names_the_endpoint_the_account_and_its_task_quota(hook):
+    hook.client.user_info.return_value = UserInfo.from_json({"email": "me@example.com", "taskCount": 3, "maxTask": 50})
+    assert hook.test_connection() == (
+        True,
+        "Qarnot at https://api.qarnot.com accepts the token of me@example.com (3 of at most 50 tasks)",
+    )
+    hook.client.user_info.return_value = UserInfo.from_json({"email": "me@example.com"})
+    assert hook.test_connection()[1].endswith("accepts the token of me@example.com")
+
+
+def test_test_connection_says_the_token_was_rejected_for_which_connection(hook):
     hook.client.user_info.side_effect = errors.QarnotUnauthorizedError("GET /info", "401", "bad token")
-    assert hook.test_connection() == (False, "Qarnot GET /info failed with 401: bad token")
+    ok, message = hook.test_connection()
+    assert not ok
+    assert message.splitlines()[0] == (
+        "Authentication was rejected by Qarnot at https://api.qarnot.com for connection q. "
+        "Fix: check the connection's password (the Qarnot API token of your account page)."
+    )
+    assert "401: bad token" in message and "tok" not in message.replace("token", "")
 
 
 def test_the_provider_declares_the_connection_type():
