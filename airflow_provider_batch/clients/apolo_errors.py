@@ -29,7 +29,7 @@ class ApoloBadRequestError(ApoloError):
     """400 or 422: the request is wrong (an unknown preset, a bad name, a name that a live job already has, ...)."""
 
     permanent_kind = errors.INVALID
-    fix_text = "correct the job as the message says (e.g. preset_name: one of the cluster's presets)"
+    fix_text = "correct the job as the message says"
 
 
 class ApoloNameTakenError(ApoloBadRequestError):

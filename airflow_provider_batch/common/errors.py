@@ -28,7 +28,7 @@ DEFAULT_FIXES: dict[str, str] = {
     CREDITS: "add credits to the account",
     INVALID: "correct the request as the message says",
 }
-FIRST_LINE_WORDS = 120  # characters of the scheduler's words on the first line; all of them follow on the next lines
+FIRST_LINE_WORDS = 100  # characters of the scheduler's words on the first line; all of them follow on the next lines
 
 
 class BatchProviderError(Exception):

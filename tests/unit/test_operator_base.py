@@ -5,9 +5,12 @@ from __future__ import annotations
 from typing import Any
 from unittest import mock
 
+import grpc
 import pytest
 from airflow.sdk.exceptions import AirflowException, AirflowFailException, TaskDeferred
 
+from airflow_provider_batch.clients import apolo_errors, qarnot_errors
+from airflow_provider_batch.clients.armada import ArmadaRpcError
 from airflow_provider_batch.common.jobref import JobRef
 from airflow_provider_batch.common.states import JobState, JobStatus
 from airflow_provider_batch.hooks.armada import ArmadaHook
@@ -274,3 +277,66 @@ def test_armada_queue_does_not_clobber_the_executor_queue():
     op = operator(queue="armada-q", executor_queue="celery-q")
     assert op.armada_queue == "armada-q" and op.queue == "celery-q"
     assert operator(queue=None, armada_queue="seed-q").armada_queue == "seed-q"
+
+
+# -- permanent refusals fail at once, naming the connection --------------------------------------------------------
+
+
+def test_an_unknown_queue_fails_at_once_naming_the_connection_and_the_fix(hook):
+    hook.endpoint.return_value = "localhost:50051"
+    hook.submit_job.side_effect = ArmadaRpcError("SubmitJobs", grpc.StatusCode.NOT_FOUND, "queue 'q' does not exist")
+    with pytest.raises(AirflowFailException) as raised:
+        operator(armada_conn_id="armada_mine").execute(context())
+    assert str(raised.value).splitlines()[0] == (
+        "Armada rejected the job: queue 'q' does not exist (connection armada_mine). "
+        "Fix: create the queue, or set queue= to an existing one."
+    )
+    assert isinstance(raised.value.__cause__, ArmadaRpcError)
+
+
+def test_a_wrong_token_met_by_the_lookup_is_reported_as_authentication(hook):
+    hook.endpoint.return_value = "localhost:50051"
+    hook.find_jobs.side_effect = ArmadaRpcError(
+        "GetJobStatusUsingExternalJobUri", grpc.StatusCode.UNAUTHENTICATED, "missing or wrong bearer token"
+    )
+    with pytest.raises(AirflowFailException) as raised:
+        operator().execute(context())
+    first = str(raised.value).splitlines()[0]
+    assert first.startswith("Authentication was rejected by Armada at localhost:50051 for connection armada_default.")
+    assert "GetJobStatusUsingExternalJobUri" not in str(raised.value)
+    hook.submit_job.assert_not_called()
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        qarnot_errors.error_for("POST /tasks", 402, '{"message": "Not enough credits"}'),
+        apolo_errors.error_for("POST /jobs", 403, '{"error": "no write access to project p"}'),
+        ArmadaRpcError("SubmitJobs", grpc.StatusCode.INVALID_ARGUMENT, "namespace is missing"),
+    ],
+)
+def test_every_permanent_kind_fails_at_once(hook, error):
+    hook.endpoint.side_effect = ValueError("an unreadable connection")  # the message then names no endpoint
+    hook.submit_job.side_effect = error
+    with pytest.raises(AirflowFailException, match=r"\(connection armada_default\)\. Fix: "):
+        operator().execute(context())
+
+
+def test_a_permanent_refusal_while_polling_or_after_resuming_fails_at_once(hook):
+    hook.get_status.side_effect = ArmadaRpcError("GetJobStatus", grpc.StatusCode.PERMISSION_DENIED, "no watch")
+    with pytest.raises(AirflowFailException, match="Armada denied permission: no watch"):
+        operator().execute(context())
+    assert hook.get_status.call_count == 1  # not retried by the poll policy either
+    op = operator()
+    with (
+        mock.patch.object(type(op), "after_success", side_effect=qarnot_errors.error_for("GET /b", 401, "")),
+        pytest.raises(AirflowFailException, match="Authentication was rejected"),
+    ):
+        op.execute_complete(context(), event("success", "succeeded"))
+
+
+def test_other_scheduler_errors_are_left_to_airflows_retries(hook):
+    hook.submit_job.side_effect = ArmadaRpcError("SubmitJobs", grpc.StatusCode.INTERNAL, "try later")
+    with pytest.raises(ArmadaRpcError) as raised:
+        operator().execute(context())
+    assert not isinstance(raised.value, AirflowFailException)
