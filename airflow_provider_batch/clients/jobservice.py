@@ -15,7 +15,7 @@ from google.protobuf import empty_pb2
 
 from airflow_provider_batch._proto.jobservice import jobservice_pb2 as pb
 from airflow_provider_batch._proto.jobservice import jobservice_pb2_grpc as pb_grpc
-from airflow_provider_batch.common.errors import SchedulerError
+from airflow_provider_batch.common.errors import AUTHENTICATION, PERMISSION, SchedulerError
 from airflow_provider_batch.common.jobref import JobRef
 from airflow_provider_batch.common.states import JobState as CommonState
 from airflow_provider_batch.common.states import JobStatus
@@ -51,12 +51,19 @@ TRANSIENT = frozenset(
     {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.RESOURCE_EXHAUSTED}
 )
 
+# A wrong token or a refused one: no retry fixes these (see common.errors).
+REFUSALS = {
+    grpc.StatusCode.UNAUTHENTICATED: (AUTHENTICATION, "set the connection's password to the job service's --token"),
+    grpc.StatusCode.PERMISSION_DENIED: (PERMISSION, "set the connection's password to the job service's --token"),
+}
+
 
 def as_error(error: grpc.RpcError, call: str) -> SchedulerError:
     """The service's refusal in its own words; UNAVAILABLE and the like are marked retryable."""
     code = error.code() if callable(getattr(error, "code", None)) else grpc.StatusCode.UNKNOWN
     details = error.details() if callable(getattr(error, "details", None)) else str(error)
-    return SchedulerError("job service", call, code.name, details or "", retryable=code in TRANSIENT)
+    kind, fix = REFUSALS.get(code, ("", ""))
+    return SchedulerError("job service", call, code.name, details or "", code in TRANSIENT, kind, fix)
 
 
 def read_statuses(response: Any) -> dict[str, JobStatus | SchedulerError]:

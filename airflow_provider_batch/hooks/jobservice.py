@@ -10,6 +10,7 @@ from airflow.sdk import BaseHook
 
 from airflow_provider_batch.clients.jobservice import JobServiceAsyncIOClient, JobServiceClient
 from airflow_provider_batch.common.channel import CallCredentials, GrpcChannelArguments
+from airflow_provider_batch.common.errors import connection_test_failure
 from airflow_provider_batch.hooks.base import as_bool
 
 
@@ -58,10 +59,15 @@ class JobServiceHook(BaseHook):
             self._channel = None
 
     def test_connection(self) -> tuple[bool, str]:
+        """Health, then GetJobStatuses with no job: Health answers anyone (probes), the second call checks the token."""
+        target = ""
         try:
+            args, _ = channel_arguments(self.get_connection(self.conn_id))
+            target = args.target
             status = self.client.health().status
-            if status == 1:
-                self.client.get_job_statuses([])  # Health answers anyone (probes): this call checks the token
+            if status != 1:
+                return False, f"Job service at {target} answered Health with status {status} (not SERVING)"
+            self.client.get_job_statuses([])
         except Exception as error:
-            return False, str(error)
-        return (status == 1), f"job service health: {status}"
+            return False, connection_test_failure(error, self.conn_id, target)
+        return True, f"Job service at {target} is serving and accepts the token"

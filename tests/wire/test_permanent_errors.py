@@ -10,11 +10,13 @@ from typing import Any
 from unittest import mock
 
 import pytest
+from _jobservice_helpers import TOKEN, Service
 from airflow.sdk.exceptions import AirflowFailException
 
 from airflow_provider_batch.emulators import launch
 from airflow_provider_batch.hooks.apolo import ApoloHook
 from airflow_provider_batch.hooks.armada import ArmadaHook
+from airflow_provider_batch.hooks.jobservice import JobServiceHook
 from airflow_provider_batch.hooks.qarnot import QarnotHook
 from airflow_provider_batch.operators.apolo import ApoloJobOperator
 from airflow_provider_batch.operators.armada import ArmadaOperator
@@ -164,3 +166,23 @@ def test_apolo_connection_test_names_user_cluster_org_and_project(apolo_emulator
         f"Apolo at {apolo_emulator.url} accepts the token of user {entry['user']} "
         f"(cluster {entry['cluster']}, org {entry['org']}, project {entry['project']})",
     )
+
+
+def test_job_service_connection_test_says_what_it_reached(tmp_path, armada_emulator, monkeypatch):
+    service = Service(str(tmp_path / "jobs.sqlite"), armada_emulator)
+    try:
+        for conn_id, token in (("js_good", TOKEN), ("js_bad", "not-the-token")):
+            conn = {"conn_type": "batch_jobservice", "host": service.target, "password": token}
+            monkeypatch.setenv(f"AIRFLOW_CONN_{conn_id.upper()}", json.dumps(conn))
+        assert JobServiceHook("js_good").test_connection() == (
+            True,
+            f"Job service at {service.target} is serving and accepts the token",
+        )
+        ok, message = JobServiceHook("js_bad").test_connection()
+        assert not ok and message.splitlines()[0] == (
+            f"Authentication was rejected by job service at {service.target} for connection js_bad. "
+            "Fix: set the connection's password to the job service's --token."
+        )
+        assert "not-the-token" not in message
+    finally:
+        service.stop()
