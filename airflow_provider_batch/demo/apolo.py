@@ -15,9 +15,10 @@ from airflow_provider_batch.clients.apolo_types import JobDescription
 from airflow_provider_batch.common.identity import TAG_PREFIX
 from airflow_provider_batch.demo.backend import Expected
 from airflow_provider_batch.demo.jobs import JobReport
+from airflow_provider_batch.emulators.connections import APOLO_CONN_ID, apolo_connection
 
 EMULATOR = "apolo"
-CONN_ID = "apolo_default"
+CONN_ID = APOLO_CONN_ID
 EMULATOR_FLAGS: tuple[str, ...] = ()
 EXAMPLES: dict[str, Expected] = {"apolo_blocking": Expected(), "apolo_deferrable": Expected()}
 
@@ -28,7 +29,7 @@ def config(ready: dict[str, Any]) -> ApoloConfig:
 
 def connection(ready: dict[str, Any]) -> dict[str, Any]:
     """The `apolo` connection to the emulator, in Airflow's JSON form: the passed-config blob as the password."""
-    return {"conn_type": "apolo", "host": ready["url"], "password": ready["passed_config"], "extra": {"timeout": 10}}
+    return apolo_connection(ready)
 
 
 def prepare(ready: dict[str, Any], work: Path) -> None:

@@ -12,10 +12,11 @@ from airflow_provider_batch.clients.armada import ArmadaClient
 from airflow_provider_batch.common.channel import CallCredentials, GrpcChannelArguments
 from airflow_provider_batch.demo.backend import Expected
 from airflow_provider_batch.demo.jobs import JobReport, job_set_report
+from airflow_provider_batch.emulators.connections import ARMADA_CONN_ID, armada_connection
 
 EMULATOR = "armada"
 EMULATOR_FLAGS: tuple[str, ...] = ()
-CONN_ID = "armada_default"
+CONN_ID = ARMADA_CONN_ID
 QUEUE = "demo"
 EXAMPLES: dict[str, Expected] = {
     "armada_blocking": Expected(),
@@ -34,13 +35,8 @@ def client(ready: dict[str, Any]) -> Iterator[ArmadaClient]:
 
 
 def connection(ready: dict[str, Any], queue: str = QUEUE) -> dict[str, Any]:
-    """The `armada` connection to the emulator, in Airflow's JSON form."""
-    return {
-        "conn_type": "armada",
-        "host": ready["target"],
-        "password": ready["token"],
-        "extra": {"default_queue": queue},
-    }
+    """The `armada` connection to the emulator, in Airflow's JSON form, with `queue` as its default queue."""
+    return armada_connection(ready, default_queue=queue)
 
 
 def prepare(ready: dict[str, Any], work: Path) -> None:

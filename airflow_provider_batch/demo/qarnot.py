@@ -15,9 +15,10 @@ from airflow_provider_batch.clients.qarnot_types import QarnotTask
 from airflow_provider_batch.common.identity import TAG_PREFIX
 from airflow_provider_batch.demo.backend import Expected
 from airflow_provider_batch.demo.jobs import JobReport
+from airflow_provider_batch.emulators.connections import QARNOT_CONN_ID, qarnot_connection
 
 EMULATOR = "qarnot"
-CONN_ID = "qarnot_default"
+CONN_ID = QARNOT_CONN_ID
 EMULATOR_FLAGS: tuple[str, ...] = ("--s3-port", "0")  # the emulator's S3 storage, besides --qarnot-port
 INPUT_BUCKET = "qarnot-demo-inputs"
 INPUT_FILE = "words.txt"
@@ -36,12 +37,7 @@ def client(ready: dict[str, Any]) -> Iterator[QarnotClient]:
 
 def connection(ready: dict[str, Any]) -> dict[str, Any]:
     """The `qarnot` connection to the emulator, in Airflow's JSON form."""
-    return {
-        "conn_type": "qarnot",
-        "host": ready["url"],
-        "password": ready["token"],
-        "extra": {"storage_url": ready["storage_url"], "timeout": 10},
-    }
+    return qarnot_connection(ready)
 
 
 def prepare(ready: dict[str, Any], work: Path) -> None:

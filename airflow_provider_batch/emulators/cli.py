@@ -1,5 +1,10 @@
 """`python -m airflow_provider_batch.emulators`: serve the emulators, print one `READY <json>` line on stdout once
-everything listens, log to stderr, stop cleanly on SIGTERM or SIGINT (exit 0)."""
+everything listens, log to stderr, stop cleanly on SIGTERM or SIGINT (exit 0).
+
+`--print-connections env|cli|json` prints, after the READY line, the Airflow connections to the emulators;
+`--ready-file PATH` writes the READY JSON to PATH (mode 0600, removed on stop), which
+`python -m airflow_provider_batch.emulators connections --ready-file PATH` reads from another shell.
+"""
 
 from __future__ import annotations
 
@@ -7,14 +12,17 @@ import argparse
 import asyncio
 import json
 import logging
+import os
 import signal
 import sys
+import time
 from collections.abc import Sequence
 from typing import Any
 
 from airflow_provider_batch.emulators.admin import AdminServer
 from airflow_provider_batch.emulators.auth import new_token
 from airflow_provider_batch.emulators.base import CommonOptions, Emulator
+from airflow_provider_batch.emulators.connections import FORMATS, connections, render
 from airflow_provider_batch.emulators.registry import EMULATORS
 
 log = logging.getLogger("airflow_provider_batch.emulators")
@@ -25,6 +33,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m airflow_provider_batch.emulators",
         description="Local, wire-compatible stand-ins for the batch schedulers; they run each job's command locally.",
+        epilog="`python -m airflow_provider_batch.emulators connections --ready-file PATH [--format env|cli|json]` "
+        "prints the Airflow connections to emulators started with --ready-file PATH.",
     )
     parser.add_argument(
         "--only", default="", help=f"comma-separated emulators to serve (default all: {','.join(EMULATORS)})"
@@ -33,6 +43,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--token", default="", help="the token clients must present (default: a random one)")
     parser.add_argument(
         "--admin-port", type=int, default=0, help="port of the admin HTTP server with /stats (0 = free)"
+    )
+    parser.add_argument(
+        "--admin-host",
+        default="127.0.0.1",
+        help="address the admin HTTP server binds to (default 127.0.0.1: it has no auth, keep it on loopback)",
     )
     parser.add_argument("--fault-rate", type=float, default=0.0, help="fraction of calls answered as unavailable")
     parser.add_argument("--fault-seed", type=int, default=None, help="seed for the fault injection (reproducible runs)")
@@ -43,6 +58,20 @@ def build_parser() -> argparse.ArgumentParser:
         "--max-job-seconds", type=float, default=600.0, help="wall-clock limit of a job without its own deadline"
     )
     parser.add_argument("--log-level", default="INFO", help="stderr log level (default INFO)")
+    parser.add_argument(
+        "--print-connections",
+        choices=FORMATS,
+        default=None,
+        help="after the READY line, print the Airflow connections to the emulators (with their tokens): "
+        "env = `export AIRFLOW_CONN_...` lines, cli = `airflow connections add ... --conn-json` lines, json",
+    )
+    parser.add_argument(
+        "--ready-file",
+        default=None,
+        metavar="PATH",
+        help="also write the READY JSON (with the tokens) to PATH, readable by you only, removed on stop; "
+        "`... emulators connections --ready-file PATH` prints the connections from it",
+    )
     for emulator in EMULATORS.values():
         emulator.add_arguments(parser)
     return parser
@@ -72,7 +101,7 @@ def options_from(args: argparse.Namespace) -> CommonOptions:
 async def serve(args: argparse.Namespace, names: Sequence[str]) -> int:
     options = options_from(args)
     emulators: dict[str, Emulator] = {name: EMULATORS[name].from_arguments(args, options) for name in names}
-    admin = AdminServer(emulators, args.host, args.admin_port)
+    admin = AdminServer(emulators, args.admin_host, args.admin_port)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -85,7 +114,11 @@ async def serve(args: argparse.Namespace, names: Sequence[str]) -> int:
         await admin.start()
         ready: dict[str, Any] = {name: emulator.ready_info() for name, emulator in emulators.items()}
         ready["admin"] = admin.url
+        if args.ready_file:
+            write_ready_file(args.ready_file, ready)
         sys.stdout.write(READY_PREFIX + json.dumps(ready) + "\n")
+        if args.print_connections:
+            sys.stdout.write(render(connections(ready), args.print_connections) + "\n")
         sys.stdout.flush()
         log.info("ready; admin at %s", admin.url)  # the READY line has the token: not logged
         await stop.wait()
@@ -101,9 +134,96 @@ async def serve(args: argparse.Namespace, names: Sequence[str]) -> int:
             except Exception:
                 log.exception("stopping %s", emulator.name)
         await admin.stop()
+        if args.ready_file:
+            remove_ready_file(args.ready_file)
+
+
+def write_ready_file(path: str, ready: dict[str, Any]) -> None:
+    """The READY JSON and this process's id (so a reader can tell a stale file), readable by the owner only,
+    replaced atomically so a reader never sees half of it."""
+    partial = f"{path}.{os.getpid()}.partial"
+    descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+        json.dump({**ready, "pid": os.getpid()}, handle)
+    os.replace(partial, path)
+
+
+def remove_ready_file(path: str) -> None:
+    try:
+        with open(path, encoding="utf-8") as handle:
+            mine = json.load(handle).get("pid") == os.getpid()
+    except (OSError, ValueError):
+        return
+    if mine:  # another emulator may have written it since
+        os.unlink(path)
+
+
+def _alive(pid: Any) -> bool:
+    if not isinstance(pid, int) or pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def read_ready_file(path: str, wait: float) -> dict[str, Any]:
+    """The READY JSON a running `--ready-file PATH` wrote; waits up to `wait` seconds for it to appear.
+    SystemExit with the fix when there is none, or when the process that wrote it is gone."""
+    deadline = time.monotonic() + wait
+    problem = f"no {path}"
+    while True:
+        try:
+            with open(path, encoding="utf-8") as handle:
+                ready: dict[str, Any] = json.load(handle)
+            if _alive(ready.get("pid")):
+                ready.pop("pid", None)
+                return ready
+            problem = f"{path} was written by emulators that are no longer running (pid {ready.get('pid')})"
+        except FileNotFoundError:
+            problem = f"no {path}"
+        except (OSError, ValueError) as err:
+            problem = f"cannot read {path}: {err}"
+        if time.monotonic() >= deadline:
+            raise SystemExit(
+                f"{problem}\nstart the emulators with `python -m airflow_provider_batch.emulators --ready-file "
+                f"{path} ...` first (it writes the file once they listen)"
+            )
+        time.sleep(0.1)
+
+
+def build_connections_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m airflow_provider_batch.emulators connections",
+        description="Print the Airflow connections to emulators started with --ready-file (tokens included).",
+    )
+    parser.add_argument("--ready-file", required=True, metavar="PATH", help="the file given to the emulators")
+    parser.add_argument(
+        "--format",
+        choices=FORMATS,
+        default="env",
+        help="env (default): `export AIRFLOW_CONN_...` lines for `eval`; cli: `airflow connections add` lines; json",
+    )
+    parser.add_argument(
+        "--wait", type=float, default=30.0, help="seconds to wait for the emulators to be ready (default 30)"
+    )
+    return parser
+
+
+def connections_main(argv: Sequence[str]) -> int:
+    args = build_connections_parser().parse_args(argv)
+    ready = read_ready_file(args.ready_file, args.wait)
+    print(render(connections(ready), args.format), flush=True)
+    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["connections"]:
+        return connections_main(argv[1:])
     parser = build_parser()
     args = parser.parse_args(argv)
     names = select(parser, args.only)

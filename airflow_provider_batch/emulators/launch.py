@@ -15,6 +15,8 @@ from collections.abc import Mapping, Sequence
 from types import TracebackType
 from typing import IO, Any
 
+from airflow_provider_batch.emulators.connections import connections
+
 READY_PREFIX = "READY "
 
 
@@ -34,6 +36,11 @@ class LaunchedEmulators:
         """One emulator's READY entry, e.g. `launched["armada"]["target"]`."""
         entry: dict[str, Any] = self.ready[name]
         return entry
+
+    def connections(self) -> dict[str, dict[str, Any]]:
+        """conn_id -> the Airflow connection (JSON form) to each emulator started, as `--print-connections` and
+        the `connections` command print them."""
+        return connections(self.ready)
 
     def stats(self) -> dict[str, dict[str, int]]:
         with urllib.request.urlopen(f"{self.admin}/stats", timeout=10) as response:

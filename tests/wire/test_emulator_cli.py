@@ -7,6 +7,7 @@ import json
 import os
 import pathlib
 import re
+import shlex
 import signal
 import subprocess
 import sys
@@ -177,3 +178,175 @@ def test_sigterm_kills_running_jobs_and_exits_zero() -> None:
     with pytest.raises(ProcessLookupError):
         os.kill(pid, 0)
     assert "Traceback" not in launched.read_log()
+
+
+def _queue_exists(channel: grpc.Channel, name: str) -> bool:
+    try:
+        submit_pb2_grpc.QueueServiceStub(channel).GetQueue(submit_pb2.QueueGetRequest(name=name))
+    except grpc.RpcError as err:
+        assert err.code() == grpc.StatusCode.NOT_FOUND
+        return False
+    return True
+
+
+def test_armada_queue_flags_create_queues_a_job_can_be_submitted_to_and_none_exist_without_them() -> None:
+    with launch(["--only", "armada", "--armada-queue", "my-queue", "--armada-queue", "second", "--step-ms", "5"]) as up:
+        entry = up["armada"]
+        assert entry["queues"] == ["my-queue", "second"]
+        with authorized_channel(entry["target"], entry["token"]) as channel:
+            assert _queue_exists(channel, "my-queue") and _queue_exists(channel, "second")
+            request = submit_pb2.JobSubmitRequest(
+                queue="my-queue", job_set_id="js", job_request_items=[job_item(["true"])]
+            )
+            response = submit_pb2_grpc.SubmitStub(channel).SubmitJobs(request)
+            job_id = response.job_response_items[0].job_id
+            follow_until(channel, "my-queue", "js", job_id, {"succeeded"})
+    with launch(["--only", "armada"]) as up:
+        assert up["armada"]["queues"] == []
+        with authorized_channel(up["armada"]["target"], up["armada"]["token"]) as channel:
+            assert not _queue_exists(channel, "my-queue")
+
+
+def test_a_bad_armada_queue_name_is_refused_with_the_flag_and_the_fix() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "airflow_provider_batch.emulators", "--armada-queue", "my queue"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2 and result.stdout == ""
+    assert "--armada-queue: 'my queue' is not a queue name" in result.stderr and "e.g. my-queue" in result.stderr
+
+
+def _serve_and_read(args: list[str]) -> tuple[dict[str, Any], list[str]]:
+    """Start the emulators with `args`, read the READY line and what follows it on stdout, stop them."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "airflow_provider_batch.emulators", "--only", "armada,qarnot,apolo", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    assert process.stdout is not None
+    try:
+        line = process.stdout.readline()
+        assert line.startswith("READY "), line
+        ready = json.loads(line[len("READY ") :])
+    finally:
+        process.send_signal(signal.SIGTERM)
+    rest = process.stdout.read().splitlines()
+    assert process.wait(15) == 0
+    return ready, rest
+
+
+def _expected_connections(ready: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    armada, qarnot, apolo = ready["armada"], ready["qarnot"], ready["apolo"]
+    return {
+        "armada_default": {
+            "conn_type": "armada",
+            "host": armada["target"],
+            "password": armada["token"],
+            "extra": {"default_queue": "my-queue"},
+        },
+        "qarnot_default": {
+            "conn_type": "qarnot",
+            "host": qarnot["url"],
+            "password": qarnot["token"],
+            "extra": {"timeout": 10, "storage_url": qarnot["storage_url"]},
+        },
+        "apolo_default": {
+            "conn_type": "apolo",
+            "host": apolo["url"],
+            "password": apolo["passed_config"],
+            "extra": {"timeout": 10},
+        },
+    }
+
+
+def _shell_words(line: str) -> list[str]:
+    return shlex.split(line)
+
+
+def _connections_command(ready_file: pathlib.Path) -> list[str]:
+    return [sys.executable, "-m", "airflow_provider_batch.emulators", "connections", "--ready-file", str(ready_file)]
+
+
+def test_print_connections_env_gives_export_lines_a_shell_reads_back_as_the_connections() -> None:
+    ready, lines = _serve_and_read(["--armada-queue", "my-queue", "--print-connections", "env"])
+    expected = _expected_connections(ready)
+    assert len(lines) == 3
+    exported = {}
+    for line in lines:
+        words = _shell_words(line)
+        assert words[0] == "export"
+        name, _, value = words[1].partition("=")
+        exported[name] = json.loads(value)
+    assert exported == {f"AIRFLOW_CONN_{conn_id.upper()}": conn for conn_id, conn in expected.items()}
+    # what a shell that evals the lines really puts in its environment
+    script = "\n".join(lines) + '\nprintf %s "$AIRFLOW_CONN_APOLO_DEFAULT"'
+    echoed = subprocess.run(["sh", "-c", script], capture_output=True, text=True, timeout=30, check=True).stdout
+    assert json.loads(echoed) == expected["apolo_default"]
+
+
+def test_print_connections_cli_gives_airflow_connections_add_lines() -> None:
+    ready, lines = _serve_and_read(["--armada-queue", "my-queue", "--print-connections", "cli"])
+    expected = _expected_connections(ready)
+    added = {}
+    for line in lines:
+        words = _shell_words(line)
+        assert words[:3] == ["airflow", "connections", "add"] and words[4] == "--conn-json"
+        added[words[3]] = json.loads(words[5])
+    assert added == expected
+
+
+def test_without_print_connections_no_token_is_printed_beyond_the_ready_line() -> None:
+    _, lines = _serve_and_read(["--armada-queue", "my-queue"])
+    assert lines == []
+
+
+def test_the_connections_command_reads_the_ready_file_of_running_emulators(tmp_path: pathlib.Path) -> None:
+    ready_file = tmp_path / "emulators.json"
+    command = _connections_command(ready_file)
+    with launch(["--only", "armada,qarnot,apolo", "--armada-queue", "my-queue", "--ready-file", str(ready_file)]) as up:
+        assert ready_file.stat().st_mode & 0o777 == 0o600  # it holds the tokens
+        for form in ("env", "cli", "json"):
+            result = subprocess.run([*command, "--format", form], capture_output=True, text=True, timeout=60)
+            assert result.returncode == 0, result.stderr
+            if form == "json":
+                assert json.loads(result.stdout) == _expected_connections(up.ready) == up.connections()
+            else:
+                assert len(result.stdout.splitlines()) == 3
+    assert not ready_file.exists()  # removed on stop: a later reader is not sent to dead emulators
+    missing = subprocess.run([*command, "--wait", "0.2"], capture_output=True, text=True, timeout=60)
+    assert missing.returncode == 1 and missing.stdout == ""
+    assert f"no {ready_file}" in missing.stderr and "--ready-file" in missing.stderr
+
+
+def test_the_connections_command_refuses_a_file_left_by_emulators_that_are_gone(tmp_path: pathlib.Path) -> None:
+    ready_file = tmp_path / "emulators.json"
+    with launch(["--only", "armada", "--ready-file", str(ready_file)]) as up:
+        left = ready_file.read_text()
+        up.process.kill()  # SIGKILL: no chance to remove the file
+        up.process.wait(15)
+    ready_file.write_text(left)
+    result = subprocess.run(
+        [*_connections_command(ready_file), "--wait", "0.2"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 1 and result.stdout == ""
+    assert "no longer running" in result.stderr
+
+
+def test_the_connections_command_waits_for_emulators_still_starting(tmp_path: pathlib.Path) -> None:
+    ready_file = tmp_path / "emulators.json"
+    reader = subprocess.Popen(
+        _connections_command(ready_file),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    with launch(["--only", "armada", "--armada-queue", "my-queue", "--ready-file", str(ready_file)]) as up:
+        out, err = reader.communicate(timeout=60)
+        assert reader.returncode == 0, err
+        assert up["armada"]["token"] in out and '"default_queue": "my-queue"' in out

@@ -5,11 +5,19 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import logging
+import re
+from collections.abc import Sequence
 from typing import Any
 
 import grpc
 
-from airflow_provider_batch._proto.armada import binoculars_pb2_grpc, event_pb2_grpc, job_pb2_grpc, submit_pb2_grpc
+from airflow_provider_batch._proto.armada import (
+    binoculars_pb2_grpc,
+    event_pb2_grpc,
+    job_pb2_grpc,
+    submit_pb2,
+    submit_pb2_grpc,
+)
 from airflow_provider_batch.emulators.armada.servicers import (
     BinocularsServicer,
     EventServicer,
@@ -24,6 +32,18 @@ from airflow_provider_batch.emulators.interceptors import EmulatorInterceptor
 
 log = logging.getLogger(__name__)
 
+QUEUE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,62}")
+
+
+def queue_name(text: str) -> str:
+    """An `--armada-queue` value, refused by argparse with the fix when it cannot be a queue name."""
+    if not QUEUE_NAME.fullmatch(text):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a queue name: use 1 to 63 letters, digits, '-', '_' or '.', e.g. my-queue"
+        )
+    return text
+
+
 SERVER_OPTIONS = [
     ("grpc.so_reuseport", 0),  # a busy port must fail to bind, not be shared
     ("grpc.keepalive_permit_without_calls", 1),
@@ -37,12 +57,23 @@ class ArmadaEmulator(Emulator):
     name = "armada"
 
     def __init__(
-        self, options: CommonOptions | None = None, *, port: int = 0, ingest_lag_ms: float = 0.0, **common: Any
+        self,
+        options: CommonOptions | None = None,
+        *,
+        port: int = 0,
+        ingest_lag_ms: float = 0.0,
+        queues: Sequence[str] = (),
+        **common: Any,
     ) -> None:
+        """queues: the queues that exist from the start (none by default: a real Armada has none until an admin
+        creates them); a job can only be submitted to a queue that exists."""
         super().__init__(dataclasses.replace(options or CommonOptions(), **common))
         self.port = port
         self.ingest_lag_ms = ingest_lag_ms
         self.state = ArmadaState(self.runner, self.options.step_ms / 1000.0, ingest_lag_ms / 1000.0)
+        self.queues = list(dict.fromkeys(queues))  # in the order given, each once
+        for name in self.queues:
+            self.state.create_queue(submit_pb2.Queue(name=name, priority_factor=1.0))
         self._server: grpc.aio.Server | None = None
 
     @property
@@ -60,10 +91,19 @@ class ArmadaEmulator(Emulator):
             default=0.0,
             help="the Jobs (query) service answers UNKNOWN for this long after submit, like lookout ingestion lag",
         )
+        group.add_argument(
+            "--armada-queue",
+            action="append",
+            default=[],
+            type=queue_name,
+            metavar="NAME",
+            help="a queue that exists from the start (repeatable; none by default). The first is the default_queue "
+            "of the printed armada connection",
+        )
 
     @classmethod
     def from_arguments(cls, args: argparse.Namespace, options: CommonOptions) -> ArmadaEmulator:
-        return cls(options, port=args.armada_port, ingest_lag_ms=args.ingest_lag_ms)
+        return cls(options, port=args.armada_port, ingest_lag_ms=args.ingest_lag_ms, queues=args.armada_queue)
 
     async def start(self) -> None:
         interceptor = EmulatorInterceptor(TokenAuth(self.token), self.counter, self.faults)
@@ -86,4 +126,4 @@ class ArmadaEmulator(Emulator):
             self._server = None
 
     def ready_info(self) -> dict[str, Any]:
-        return {"target": self.target, "token": self.token}
+        return {"target": self.target, "token": self.token, "queues": list(self.queues)}
