@@ -104,7 +104,7 @@ def permanent_failure_message(error: SchedulerError, conn_id: str, endpoint: str
     """What a task's log says about a permanent refusal: a short first line (the UI's log view cuts long ones) with
     the scheduler's words, the connection id and the fix; then the details. Nothing secret is added: only the
     scheduler's own words, its status and the endpoint."""
-    words = " ".join(error.message.split()) or error.status
+    words = " ".join(error.message.split()).rstrip(".") or error.status
     short = words if len(words) <= FIRST_LINE_WORDS else words[: FIRST_LINE_WORDS - 1].rstrip() + "…"
     fix = (error.fix or DEFAULT_FIXES.get(error.kind) or DEFAULT_FIXES[INVALID]).rstrip(".")
     where = f" at {endpoint}" if endpoint else ""
