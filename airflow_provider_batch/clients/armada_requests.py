@@ -11,7 +11,7 @@ from airflow_provider_batch._proto.armada import binoculars_pb2, event_pb2, job_
 from airflow_provider_batch.clients.armada_spec import as_job_request_item, validate_job_set_id
 from airflow_provider_batch.clients.armada_types import JobState
 from airflow_provider_batch.common import errors
-from airflow_provider_batch.common.errors import SchedulerError
+from airflow_provider_batch.common.errors import InvalidJobSpecError, SchedulerError
 
 MAX_IDS_PER_QUERY = 500  # Armada's queryapi.maxQueryItems: larger requests are refused
 TRANSIENT_CODES = frozenset(
@@ -90,8 +90,12 @@ def batches(ids: Iterable[str], size: int = MAX_IDS_PER_QUERY) -> Iterator[list[
 
 def submit_request(queue: str, job_set_id: str, job_request_items: Sequence[Any]) -> submit_pb2.JobSubmitRequest:
     validate_job_set_id(queue, job_set_id)
+    if isinstance(job_request_items, (str, bytes, Mapping)) or not isinstance(job_request_items, Sequence):
+        raise InvalidJobSpecError(
+            "job_request_items", f"is a {type(job_request_items).__name__}", "give a list of JobSubmitRequestItems"
+        )
     if not job_request_items:
-        raise ValueError("job_request_items: is empty; submit at least one job")
+        raise InvalidJobSpecError("job_request_items", "is empty", "submit at least one job")
     items = [as_job_request_item(item, f"job_request_items[{i}]") for i, item in enumerate(job_request_items)]
     return submit_pb2.JobSubmitRequest(queue=queue, job_set_id=job_set_id, job_request_items=items)
 

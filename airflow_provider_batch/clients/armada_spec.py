@@ -7,9 +7,10 @@ passes here is not bounced by the server for its shape.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping
-from decimal import Decimal
+from decimal import Context, Decimal, DecimalException
 from typing import Any
 
 import yaml
@@ -25,10 +26,87 @@ JobSubmitRequestItem = submit_pb2.JobSubmitRequestItem
 
 MAX_CLIENT_ID_LENGTH = 100
 MAX_JOB_SET_ID_LENGTH = 1023
+MAX_QUEUE_LENGTH = 1023
+# Limits applied before a request is expanded or parsed, so that a hostile or broken document is refused fast.
+MAX_YAML_BYTES = 1024 * 1024  # a YAML/JSON job request string
+MAX_YAML_ALIASES = 100  # alias references (`*name`) in one YAML document: a "billion laughs" needs many
+MAX_NESTING_DEPTH = 64  # nested mappings/lists in a dict, YAML or JSON request (a real pod spec needs about 10)
+MAX_LABEL_LENGTH = 63 * 1024  # a label or annotation key/value, far above Kubernetes' own limits
+MAX_QUANTITY_LENGTH = 64  # characters in one quantity ("64Mi"): more is never a real resource amount
+MAX_QUANTITY_EXPONENT = 30  # |e| in "1e30"; Kubernetes keeps quantities within int64 milli-units anyway
+MAX_QUANTITY_VALUE = Decimal(2**63 - 1)  # Kubernetes stores a quantity as an int64 (of milli-units at most)
 # Kubernetes quantity: a signed decimal number, then an optional binary (Ki..Ei) or decimal (n, u, m, k, M, ..., E)
-# suffix, or a decimal exponent (e3, E-2).
-_QUANTITY = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)(Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E|[eE][+-]?\d+)?$")
-_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+# suffix, or a decimal exponent (e3, E-2). Matched with fullmatch: "64Mi\n" is not a quantity.
+_QUANTITY = re.compile(r"([+-]?(?:\d+(?:\.\d*)?|\.\d+))(Ki|Mi|Gi|Ti|Pi|Ei|[eE][+-]?\d+|n|u|m|k|M|G|T|P|E)?")
+# A DNS-1123 label (namespaces, container names): at most 63 lowercase letters, digits and '-', alphanumeric ends.
+_DNS_LABEL = re.compile(r"[a-z0-9](?:[-a-z0-9]{0,61}[a-z0-9])?")
+_DNS_LABEL_FIX = "at most 63 lowercase letters, digits and '-', starting and ending with a letter or digit"
+# Decimal arithmetic wide enough for any quantity that passes the length and exponent bounds above.
+_DECIMAL = Context(prec=200, Emax=10_000, Emin=-10_000)
+
+
+class _BoundedLoader(yaml.SafeLoader):
+    """A safe YAML loader that refuses documents with too many aliases or too deep a nesting, while composing
+    (before anything is expanded), so a "billion laughs" or 20,000 nested brackets is refused fast."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._aliases = 0
+        self._depth = 0
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):
+            self._aliases += 1
+            if self._aliases > MAX_YAML_ALIASES:
+                raise _YamlLimit(f"uses more than {MAX_YAML_ALIASES} aliases (*name)", "write the values out")
+        self._depth += 1
+        try:
+            if self._depth > MAX_NESTING_DEPTH:
+                raise _YamlLimit(f"nests deeper than {MAX_NESTING_DEPTH} levels", "flatten the document")
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+
+class _YamlLimit(Exception):
+    def __init__(self, problem: str, fix: str) -> None:
+        super().__init__(problem)
+        self.problem = problem
+        self.fix = fix
+
+
+def load_yaml(text: str, field: str) -> Any:
+    """A YAML (or JSON) document, within MAX_YAML_BYTES, MAX_YAML_ALIASES and MAX_NESTING_DEPTH."""
+    if len(text) > MAX_YAML_BYTES or len(text.encode("utf-8", "surrogatepass")) > MAX_YAML_BYTES:
+        raise InvalidJobSpecError(field, f"is larger than {MAX_YAML_BYTES} bytes", "a pod spec is a few kilobytes")
+    loader = _BoundedLoader(text)
+    try:
+        return loader.get_single_data()
+    except _YamlLimit as limit:
+        raise InvalidJobSpecError(field, f"YAML {limit.problem}", limit.fix) from None
+    except yaml.YAMLError as error:
+        first = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise InvalidJobSpecError(field, f"is not valid YAML: {first}", "check the indentation and quoting") from None
+    except (RecursionError, ValueError, TypeError, OverflowError) as error:  # e.g. a timestamp out of range
+        raise InvalidJobSpecError(field, f"is not valid YAML: {type(error).__name__}: {error}") from None
+    finally:
+        loader.dispose()
+
+
+def check_depth(value: Any, field: str, limit: int = MAX_NESTING_DEPTH) -> None:
+    """Refuse a dict/list nested deeper than `limit` (or holding itself), without recursion."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, Mapping):
+            children: Any = item.values()
+        elif isinstance(item, (list, tuple)):
+            children = item
+        else:
+            continue
+        if depth > limit:
+            raise InvalidJobSpecError(field, f"nests deeper than {limit} levels", "flatten the request")
+        stack.extend((child, depth + 1) for child in children)
 
 
 def parse_pod_spec(spec: PodSpec | Mapping[str, Any] | str, field: str = "pod_spec") -> PodSpec:
@@ -43,15 +121,13 @@ def parse_pod_spec(spec: PodSpec | Mapping[str, Any] | str, field: str = "pod_sp
             return spec
         return PodSpec.FromString(spec.SerializeToString())  # e.g. armada_client's own PodSpec class
     if isinstance(spec, str):
-        try:
-            loaded = yaml.safe_load(spec)
-        except yaml.YAMLError as error:
-            raise InvalidJobSpecError(field, f"is not valid YAML: {error}") from None
+        loaded = load_yaml(spec, field)
         if not isinstance(loaded, Mapping):
             raise InvalidJobSpecError(field, "YAML must hold a mapping (a pod spec with `containers`)")
         spec = loaded
     if not isinstance(spec, Mapping):
         raise InvalidJobSpecError(field, f"expected a dict, a YAML string or a PodSpec, got {type(spec).__name__}")
+    check_depth(spec, field)
     if spec.get("kind") == "Pod" and isinstance(spec.get("spec"), Mapping):
         spec = spec["spec"]
     message = PodSpec()
@@ -60,6 +136,11 @@ def parse_pod_spec(spec: PodSpec | Mapping[str, Any] | str, field: str = "pod_sp
     except json_format.ParseError as error:
         raise InvalidJobSpecError(
             field, _explain_parse_error(str(error)), "see the Kubernetes PodSpec reference"
+        ) from None
+    except (TypeError, ValueError, AttributeError, KeyError, OverflowError, RecursionError) as error:
+        # ParseDict's own checks miss some shapes (a non-string key, a list where a map belongs)
+        raise InvalidJobSpecError(
+            field, f"does not fit the PodSpec ({type(error).__name__}: {error})", "see the Kubernetes PodSpec reference"
         ) from None
     return message
 
@@ -146,31 +227,106 @@ def build_job_request_item(
     if pod_spec is not None and pod_specs:
         raise InvalidJobSpecError("pod_spec", "give pod_spec or pod_specs, not both")
     specs = [parse_pod_spec(pod_spec, _path(field, spec_field))] if pod_spec is not None else []
-    specs += [parse_pod_spec(spec, f"pod_specs[{i}]") for i, spec in enumerate(pod_specs or [])]
-    item = JobSubmitRequestItem(
-        priority=priority,
-        namespace=namespace or "",
-        client_id=client_id or "",
-        labels=dict(labels or {}),
-        annotations=dict(annotations or {}),
-        required_node_labels=dict(required_node_labels or {}),
-        pod_specs=specs,
-        ingress=[_message(submit_pb2.IngressConfig, x, f"ingress[{i}]") for i, x in enumerate(ingress or [])],
-        services=[_message(submit_pb2.ServiceConfig, x, f"services[{i}]") for i, x in enumerate(services or [])],
-        scheduler=scheduler or "",
-        external_job_uri=external_job_uri or "",
-    )
+    pod_specs = _list(pod_specs, _path(field, "pod_specs"))
+    specs += [parse_pod_spec(spec, _path(field, f"pod_specs[{i}]")) for i, spec in enumerate(pod_specs)]
+    ingress = _list(ingress, _path(field, "ingress"))
+    services = _list(services, _path(field, "services"))
+    try:
+        item = JobSubmitRequestItem(
+            priority=check_priority(priority, _path(field, "priority")),
+            namespace=_string(namespace, _path(field, "namespace")),
+            client_id=_string(client_id, _path(field, "client_id")),
+            labels=check_string_map(labels, _path(field, "labels")),
+            annotations=check_string_map(annotations, _path(field, "annotations")),
+            required_node_labels=check_string_map(required_node_labels, _path(field, "required_node_labels")),
+            pod_specs=specs,
+            ingress=[
+                _message(submit_pb2.IngressConfig, x, _path(field, f"ingress[{i}]")) for i, x in enumerate(ingress)
+            ],
+            services=[
+                _message(submit_pb2.ServiceConfig, x, _path(field, f"services[{i}]")) for i, x in enumerate(services)
+            ],
+            scheduler=_string(scheduler, _path(field, "scheduler")),
+            external_job_uri=_string(external_job_uri, _path(field, "external_job_uri")),
+        )
+    except (TypeError, ValueError) as error:  # a shape the checks above missed: still a refusal, not a crash
+        if isinstance(error, InvalidJobSpecError):
+            raise
+        raise InvalidJobSpecError(field or "job_request", f"does not fit a JobSubmitRequestItem ({error})") from None
     validate_job_request_item(item, field, spec_field=spec_field if pod_spec is not None else None)
     return item
 
 
+def _list(value: Any, field: str) -> list[Any]:
+    if value is None:
+        return []
+    if isinstance(value, (str, bytes, Mapping)) or not isinstance(value, (list, tuple)):
+        raise InvalidJobSpecError(field, f"is a {type(value).__name__}", "give a list")
+    return list(value)
+
+
+def _string(value: Any, field: str) -> str:
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise InvalidJobSpecError(field, f"is a {type(value).__name__}, not a string", "give a string")
+    if "\x00" in value:
+        raise InvalidJobSpecError(field, "holds a NUL character", "remove it")
+    return value
+
+
+def check_priority(value: Any, field: str = "priority") -> float:
+    """The job's priority within its queue: a finite number >= 0 (lower runs first)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise InvalidJobSpecError(field, f"{value!r} is not a number", "give a number >= 0, e.g. 1.0")
+    try:
+        number = float(value)
+    except OverflowError:
+        raise InvalidJobSpecError(field, f"{value!r} is too large", "give a number >= 0, e.g. 1.0") from None
+    if not math.isfinite(number) or number < 0:
+        raise InvalidJobSpecError(field, f"{value!r} is not a finite number >= 0", "e.g. 1.0")
+    return number
+
+
+def check_string_map(value: Any, field: str) -> dict[str, str]:
+    """A dict of string keys to string values (labels, annotations, node selectors)."""
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise InvalidJobSpecError(field, f"is a {type(value).__name__}", 'give a dict of strings, e.g. {"team": "ml"}')
+    out: dict[str, str] = {}
+    for key, item in value.items():
+        if not isinstance(key, str) or not isinstance(item, str):
+            raise InvalidJobSpecError(
+                f"{field}.{key}" if isinstance(key, str) else field,
+                f"{key!r}: {type(item).__name__} is not a string key and value",
+                'quote numbers and booleans, e.g. {"tier": "1"}',
+            )
+        if not key or len(key) > MAX_LABEL_LENGTH or len(item) > MAX_LABEL_LENGTH or "\x00" in key + item:
+            raise InvalidJobSpecError(
+                f"{field}.{key[:40]}", "is empty, too long or holds a NUL", f"keys 1 to {MAX_LABEL_LENGTH} characters"
+            )
+        out[key] = item
+    return out
+
+
 def _message(cls: Any, value: Any, field: str) -> Any:
     if isinstance(value, Message):
+        if value.DESCRIPTOR.full_name != cls.DESCRIPTOR.full_name:
+            raise InvalidJobSpecError(field, f"expected a {cls.DESCRIPTOR.full_name}, got {value.DESCRIPTOR.full_name}")
         return cls.FromString(value.SerializeToString())
+    if not isinstance(value, Mapping):
+        raise InvalidJobSpecError(field, f"is a {type(value).__name__}", "give a dict in the proto's field names")
+    check_depth(value, field)
     try:
-        return json_format.ParseDict(value, cls())
+        return json_format.ParseDict(dict(value), cls())
     except json_format.ParseError as error:
         raise InvalidJobSpecError(field, _explain_parse_error(str(error))) from None
+    except (TypeError, ValueError, AttributeError, KeyError, OverflowError, RecursionError) as error:
+        raise InvalidJobSpecError(field, f"does not fit {cls.DESCRIPTOR.name} ({type(error).__name__})") from None
+
+
+_ITEM_FIELDS = frozenset(JobSubmitRequestItem.DESCRIPTOR.fields_by_name)
 
 
 def as_job_request_item(item: Any, field: str = "job_request_items[0]") -> JobSubmitRequestItem:
@@ -183,12 +339,15 @@ def as_job_request_item(item: Any, field: str = "job_request_items[0]") -> JobSu
         validate_job_request_item(item, field)
         return item
     if isinstance(item, Mapping):
+        check_depth(item, field)
         fields = dict(item)
         pod = fields.pop("pod_spec", None)
         pods = fields.pop("pod_specs", None)
-        unknown = set(fields) - set(JobSubmitRequestItem.DESCRIPTOR.fields_by_name)
+        unknown = [key for key in fields if not isinstance(key, str) or key not in _ITEM_FIELDS]
         if unknown:
-            raise InvalidJobSpecError(field, f"unknown field(s) {sorted(unknown)}")
+            raise InvalidJobSpecError(
+                field, f"unknown field(s) {sorted(map(repr, unknown))}", f"use only {sorted(_ITEM_FIELDS)}"
+            )
         return build_job_request_item(pod, pod_specs=pods, field=field, **fields)
     raise InvalidJobSpecError(field, f"expected a JobSubmitRequestItem or a dict, got {type(item).__name__}")
 
@@ -198,8 +357,16 @@ def _path(*parts: str) -> str:
 
 
 def validate_job_set_id(queue: str, job_set_id: str) -> None:
+    """Refuse an empty, non-string or oversized queue or job set id."""
+    for name, value in (("queue", queue), ("job_set_id", job_set_id)):
+        if value is not None and not isinstance(value, str):
+            raise InvalidJobSpecError(name, f"is a {type(value).__name__}, not a string", "give a string")
+        if value and "\x00" in value:
+            raise InvalidJobSpecError(name, "holds a NUL character", "remove it")
     if not queue:
         raise InvalidJobSpecError("queue", "is empty", "name the Armada queue to submit to")
+    if len(queue) > MAX_QUEUE_LENGTH:
+        raise InvalidJobSpecError("queue", f"is {len(queue)} characters", f"at most {MAX_QUEUE_LENGTH}")
     if not job_set_id:
         raise InvalidJobSpecError("job_set_id", "is empty", "give the job set a name, e.g. the DAG run id")
     if len(job_set_id) > MAX_JOB_SET_ID_LENGTH:
@@ -215,8 +382,10 @@ def validate_job_request_item(
     """
     if not item.namespace:
         raise InvalidJobSpecError(_path(field, "namespace"), "is empty", "set the Kubernetes namespace, e.g. 'default'")
-    if not _DNS_LABEL.match(item.namespace):
-        raise InvalidJobSpecError(_path(field, "namespace"), f"{item.namespace!r} is not a valid Kubernetes namespace")
+    if not _DNS_LABEL.fullmatch(item.namespace):
+        raise InvalidJobSpecError(
+            _path(field, "namespace"), f"{item.namespace[:80]!r} is not a valid Kubernetes namespace", _DNS_LABEL_FIX
+        )
     if len(item.client_id) > MAX_CLIENT_ID_LENGTH:
         raise InvalidJobSpecError(_path(field, "client_id"), f"is {len(item.client_id)} characters; at most 100")
     specs = list(item.pod_specs) + ([item.pod_spec] if item.HasField("pod_spec") else [])
@@ -236,6 +405,10 @@ def validate_pod_spec(spec: PodSpec, field: str = "pod_spec") -> None:
         where = f"{field}.{kind}[{index if kind == 'containers' else index - len(spec.containers)}]"
         if not container.name:
             raise InvalidJobSpecError(f"{where}.name", "is empty", "every container needs a name")
+        if not _DNS_LABEL.fullmatch(container.name):
+            raise InvalidJobSpecError(
+                f"{where}.name", f"{container.name[:80]!r} is not a DNS-1123 label", _DNS_LABEL_FIX
+            )
         if container.name in names:
             raise InvalidJobSpecError(f"{where}.name", f"{container.name!r} is used twice")
         names.add(container.name)
@@ -266,26 +439,49 @@ def _validate_resources(resources: core_v1_pb2.ResourceRequirements, field: str)
             )
 
 
-_SUFFIX = {
-    "Ki": Decimal(2**10), "Mi": Decimal(2**20), "Gi": Decimal(2**30), "Ti": Decimal(2**40), "Pi": Decimal(2**50),
-    "Ei": Decimal(2**60), "n": Decimal("1e-9"), "u": Decimal("1e-6"), "m": Decimal("1e-3"), "": Decimal(1),
-    "k": Decimal("1e3"), "M": Decimal("1e6"), "G": Decimal("1e9"), "T": Decimal("1e12"), "P": Decimal("1e15"),
-    "E": Decimal("1e18"),
-}  # fmt: skip
+_BINARY = {"Ki": 1, "Mi": 2, "Gi": 3, "Ti": 4, "Pi": 5, "Ei": 6}
+_DECIMAL_SUFFIX = {"n": -9, "u": -6, "m": -3, "": 0, "k": 3, "M": 6, "G": 9, "T": 12, "P": 15, "E": 18}
 
 
 def quantity_value(text: str) -> Decimal:
-    """The value of a Kubernetes quantity, so that "1" and "1000m" compare equal."""
-    match = _QUANTITY.match(text)
+    """The value of a Kubernetes quantity, so that "1" and "1000m" compare equal.
+
+    ValueError (an InvalidJobSpecError naming `quantity`) for a string Kubernetes would refuse or cannot hold.
+    """
+    return _quantity(text, "quantity")
+
+
+def _quantity(text: Any, field: str) -> Decimal:
+    fix = "e.g. 500m, 2, 64Mi, 1Gi"
+    if not isinstance(text, str):
+        raise InvalidJobSpecError(field, f"{text!r} is not a Kubernetes quantity", fix)
+    if len(text) > MAX_QUANTITY_LENGTH:
+        raise InvalidJobSpecError(field, f"is {len(text)} characters, not a Kubernetes quantity", fix)
+    match = _QUANTITY.fullmatch(text)
     if not match:
-        raise ValueError(f"{text!r} is not a Kubernetes quantity")
-    suffix = match.group(3) or ""
-    number = Decimal(text[: len(text) - len(suffix)] if suffix else text)
-    if suffix[:1] in ("e", "E") and len(suffix) > 1:
-        return number * Decimal(10) ** int(suffix[1:])
-    return number * _SUFFIX[suffix]
+        raise InvalidJobSpecError(field, f"{text!r} is not a Kubernetes quantity", fix)
+    number, suffix = match.group(1), match.group(2) or ""
+    try:
+        value = Decimal(number)
+        if suffix in _BINARY:
+            value = _DECIMAL.multiply(value, Decimal(1024 ** _BINARY[suffix]))
+        else:
+            exponent = _DECIMAL_SUFFIX[suffix] if suffix in _DECIMAL_SUFFIX else int(suffix[1:])
+            if abs(exponent) > MAX_QUANTITY_EXPONENT:
+                raise InvalidJobSpecError(
+                    field, f"{text!r} is out of range", f"keep the exponent within ±{MAX_QUANTITY_EXPONENT}"
+                )
+            value = value.scaleb(exponent, _DECIMAL)
+    except (DecimalException, ValueError) as error:
+        if isinstance(error, InvalidJobSpecError):
+            raise
+        raise InvalidJobSpecError(field, f"{text!r} is out of range", fix) from None
+    if value < 0:
+        raise InvalidJobSpecError(field, f"{text!r} is negative", "a resource amount must be >= 0")
+    if value > MAX_QUANTITY_VALUE:
+        raise InvalidJobSpecError(field, f"{text!r} is too large for Kubernetes", "at most 2^63-1 (about 8Ei)")
+    return value
 
 
 def check_quantity(quantity: resource_pb2.Quantity, field: str) -> None:
-    if not _QUANTITY.match(quantity.string):
-        raise InvalidJobSpecError(field, f"{quantity.string!r} is not a Kubernetes quantity", "e.g. 500m, 2, 64Mi")
+    _quantity(quantity.string, field)

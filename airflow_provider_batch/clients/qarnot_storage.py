@@ -5,7 +5,9 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +23,53 @@ from airflow_provider_batch.clients.qarnot_errors import (
     error_for,
     network_error,
 )
+from airflow_provider_batch.common.errors import InvalidJobSpecError
+
+MAX_KEY_LENGTH = 1024  # S3's limit on an object key, in UTF-8 bytes
+# S3 bucket naming rules: 3 to 63 lowercase letters, digits, '.' and '-', starting and ending with a letter or digit.
+_BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
+BUCKET_FIX = "3 to 63 lowercase letters, digits, '.' and '-', starting and ending with a letter or digit (S3 rules)"
+
+
+def check_bucket_name(name: object, field: str = "bucket") -> str:
+    """The bucket name if S3 accepts it; InvalidJobSpecError naming `field` if not (never worth a retry)."""
+    if not isinstance(name, str):
+        raise InvalidJobSpecError(field, f"is a {type(name).__name__}, not a bucket name", BUCKET_FIX)
+    shown = name[:80]
+    if not _BUCKET.fullmatch(name) or ".." in name or ".-" in name or "-." in name:
+        raise InvalidJobSpecError(field, f"{shown!r} is not a valid bucket name", BUCKET_FIX)
+    try:
+        ipaddress.IPv4Address(name)
+    except ValueError:
+        return name
+    raise InvalidJobSpecError(field, f"{shown!r} is an IP address, not a bucket name", BUCKET_FIX)
+
+
+def check_key(key: object, field: str = "key") -> str:
+    """The object key if it is safe: a relative path of at most 1024 bytes, no NUL, no `..` segment."""
+    fix = "use a relative path such as 'results/out.csv', without '..' segments, at most 1024 bytes"
+    if not isinstance(key, str):
+        raise InvalidJobSpecError(field, f"is a {type(key).__name__}, not an object key", fix)
+    shown = key[:80]
+    if not key:
+        raise InvalidJobSpecError(field, "is empty", fix)
+    if "\x00" in key:
+        raise InvalidJobSpecError(field, f"{shown!r} holds a NUL character", fix)
+    if len(key.encode("utf-8", "surrogatepass")) > MAX_KEY_LENGTH:
+        raise InvalidJobSpecError(field, f"is longer than {MAX_KEY_LENGTH} bytes", fix)
+    if key.startswith("/"):
+        raise InvalidJobSpecError(field, f"{shown!r} starts with '/'", fix)
+    if ".." in key.replace("\\", "/").split("/"):
+        raise InvalidJobSpecError(field, f"{shown!r} has a '..' segment", fix)
+    return key
+
+
+def check_prefix(prefix: object, field: str = "prefix") -> str:
+    """A key prefix: empty, or a key (it may end with '/')."""
+    if prefix == "":
+        return ""
+    return check_key(prefix, field)
+
 
 _MISSING_CODES = frozenset({"NoSuchBucket", "404", "NotFound"})
 _DENIED_CODES = frozenset({"AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "403"})
@@ -76,6 +125,7 @@ class QarnotStorage:
 
     def create_bucket(self, name: str) -> str:
         """Create the bucket (an existing bucket of yours is fine); its name."""
+        check_bucket_name(name)
         try:
             self._s3.create_bucket(Bucket=name)
         except ClientError as error:
@@ -87,6 +137,7 @@ class QarnotStorage:
 
     def retrieve_bucket(self, name: str) -> str:
         """The bucket's name if it exists; QarnotMissingBucketError if not."""
+        check_bucket_name(name)
         self._call(f"retrieve bucket {name}", "head_bucket", Bucket=name)
         return name
 
@@ -102,6 +153,7 @@ class QarnotStorage:
 
     def delete_bucket(self, name: str) -> None:
         """Delete every object of the bucket, then the bucket."""
+        check_bucket_name(name)
         for key in self.list_files(name):
             self._call(f"delete {name}/{key}", "delete_object", Bucket=name, Key=key)
         self._call(f"delete bucket {name}", "delete_bucket", Bucket=name)
@@ -109,6 +161,8 @@ class QarnotStorage:
     # -- files ------------------------------------------------------------------------------------------------
 
     def list_files(self, bucket: str, prefix: str = "") -> list[str]:
+        check_bucket_name(bucket)
+        check_prefix(prefix)
         keys: list[str] = []
         token: str | None = None
         while True:
@@ -122,7 +176,8 @@ class QarnotStorage:
                 return keys
 
     def upload_file(self, bucket: str, local: str | Path, key: str | None = None) -> str:
-        key = key or Path(local).name
+        check_bucket_name(bucket)
+        key = check_key(key or Path(local).name)
         try:
             self._s3.upload_file(str(local), bucket, key)
         except (ClientError, BotoCoreError, OSError) as error:
@@ -131,6 +186,8 @@ class QarnotStorage:
 
     def upload_folder(self, bucket: str, local: str | Path, prefix: str = "") -> list[str]:
         """Every file under `local`, keyed by its path relative to it (under `prefix`)."""
+        check_bucket_name(bucket)
+        check_prefix(prefix)
         root = Path(local)
         if not root.is_dir():
             raise ValueError(f"{root} is not a folder")
@@ -140,13 +197,19 @@ class QarnotStorage:
         return keys
 
     def add_string(self, bucket: str, key: str, text: str) -> None:
+        check_bucket_name(bucket)
+        check_key(key)
         self._call(f"put {bucket}/{key}", "put_object", Bucket=bucket, Key=key, Body=text.encode())
 
     def read_string(self, bucket: str, key: str) -> str:
+        check_bucket_name(bucket)
+        check_key(key)
         answer = self._call(f"get {bucket}/{key}", "get_object", Bucket=bucket, Key=key)
         return str(answer["Body"].read().decode())
 
     def download_file(self, bucket: str, key: str, local: str | Path) -> Path:
+        check_bucket_name(bucket)
+        check_key(key)
         target = Path(local)
         target.parent.mkdir(parents=True, exist_ok=True)
         try:
@@ -158,11 +221,17 @@ class QarnotStorage:
     def download_folder(self, bucket: str, local: str | Path, prefix: str = "") -> list[Path]:
         """Every object of the bucket (under `prefix`) into `local`, keeping the relative paths; refuses keys that
         would land outside `local`."""
+        check_bucket_name(bucket)
+        check_prefix(prefix)
         root = Path(local).resolve()
         paths = []
         for key in self.list_files(bucket, prefix):
             if key.endswith("/"):
                 continue
+            try:  # the bucket's contents are not trusted: a key such as "x/.." is refused, not downloaded
+                check_key(key)
+            except InvalidJobSpecError as error:
+                raise QarnotError(f"download {bucket}/{key[:80]}", "unsafe key", str(error)) from None
             target = (root / key[len(prefix) :].lstrip("/")).resolve()
             if os.path.commonpath([root, target]) != str(root):
                 raise QarnotError(f"download {bucket}/{key}", "unsafe key", "the key leaves the target folder")

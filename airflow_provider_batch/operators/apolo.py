@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 import shlex
 from collections.abc import Mapping, Sequence
@@ -93,6 +94,13 @@ class ApoloJobOperator(BatchJobOperator):
     ) -> None:
         super().__init__(conn_id=apolo_conn_id, **kwargs)
         self.apolo_conn_id = apolo_conn_id
+        # Checked here, at DAG parse time (a wrong type fails the DAG import, not each try of the task).
+        for field, mapping in (("env", env), ("secret_env", secret_env)):
+            if mapping is not None and not isinstance(mapping, Mapping):
+                raise InvalidJobSpecError(field, f"is a {type(mapping).__name__}", 'give a dict, e.g. {"KEY": "value"}')
+        for field, listed in (("volumes", volumes), ("tags", tags)):
+            if isinstance(listed, (str, bytes, Mapping)) or not isinstance(listed, Sequence):
+                raise InvalidJobSpecError(field, f"is a {type(listed).__name__}", "give a list of strings")
         self.image = image
         self.preset_name = preset_name
         self.command = command
@@ -119,6 +127,14 @@ class ApoloJobOperator(BatchJobOperator):
             raise InvalidJobSpecError("image", "is empty", 'give the container image, e.g. "ubuntu:22.04"')
         if not isinstance(self.preset_name, str) or not self.preset_name.strip():
             raise InvalidJobSpecError("preset_name", "is empty", 'give a resource preset, e.g. "cpu-small"')
+        for field, value in (
+            ("image", self.image),
+            ("preset_name", self.preset_name),
+            ("description", self.description),
+            ("name", self.name),
+        ):
+            if value is not None and (not isinstance(value, str) or "\x00" in value):
+                raise InvalidJobSpecError(field, "is not a string without NUL characters", "give a plain string")
         if self.restart_policy != "never":
             raise InvalidJobSpecError(
                 "restart_policy",
@@ -136,8 +152,8 @@ class ApoloJobOperator(BatchJobOperator):
             image=self.image.strip(),
             preset_name=self.preset_name.strip(),
             command=self._command(),
-            entrypoint=self.entrypoint or None,
-            working_dir=self.working_dir or None,
+            entrypoint=self._entrypoint(),
+            working_dir=self._working_dir(),
             env=self._env(),
             secret_env=self._secret_env(),
             volumes=volumes,
@@ -158,10 +174,30 @@ class ApoloJobOperator(BatchJobOperator):
     def _command(self) -> str | None:
         if self.command is None:
             return None
+        if not isinstance(self.command, str) and (
+            isinstance(self.command, (bytes, Mapping)) or not isinstance(self.command, Sequence)
+        ):
+            raise InvalidJobSpecError("command", f"is a {type(self.command).__name__}", "give a string or a list")
         text = self.command if isinstance(self.command, str) else shlex.join(str(part) for part in self.command)
         if not text.strip():
             raise InvalidJobSpecError("command", "is empty", "give the command to run, or leave it out for the image's")
-        return text
+        return _shell_words("command", text)
+
+    def _entrypoint(self) -> str | None:
+        if self.entrypoint is None or self.entrypoint == "":
+            return None
+        if not isinstance(self.entrypoint, str):
+            raise InvalidJobSpecError("entrypoint", f"is a {type(self.entrypoint).__name__}", "give a string")
+        return _shell_words("entrypoint", self.entrypoint)
+
+    def _working_dir(self) -> str | None:
+        if self.working_dir is None or self.working_dir == "":
+            return None
+        if not isinstance(self.working_dir, str) or not self.working_dir.startswith("/") or "\x00" in self.working_dir:
+            raise InvalidJobSpecError(
+                "working_dir", f"{self.working_dir!r} does not match pattern /.*", "give an absolute path, e.g. /app"
+            )
+        return self.working_dir
 
     def _env(self) -> dict[str, str]:
         for key in self.env:
@@ -231,7 +267,7 @@ class ApoloJobOperator(BatchJobOperator):
     def _name_prefix(self) -> str | None:
         if not self.name:
             return None
-        if len(self.name) > NAME_PREFIX_MAX or not NAME_PREFIX.match(self.name):
+        if not isinstance(self.name, str) or len(self.name) > NAME_PREFIX_MAX or not NAME_PREFIX.match(self.name):
             raise InvalidJobSpecError(
                 "name",
                 f"{self.name!r} is not a job name start",
@@ -240,11 +276,30 @@ class ApoloJobOperator(BatchJobOperator):
         return self.name
 
 
+def _shell_words(field: str, text: str) -> str:
+    """The text if the platform can split it into words (shlex), as platform-api does; else "invalid command
+    format" (an unclosed quote, a trailing backslash, a NUL)."""
+    try:
+        if "\x00" in text:
+            raise ValueError("NUL character")
+        shlex.split(text)
+    except ValueError as error:
+        raise InvalidJobSpecError(
+            field, f"invalid command format: {error}", "close every quote; escape with \\"
+        ) from None
+    return text
+
+
 def _seconds(field: str, value: timedelta | float | None, minimum: float) -> float | None:
     if value is None:
         return None
     seconds = value.total_seconds() if isinstance(value, timedelta) else value
-    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or seconds < minimum:
+    if (
+        isinstance(seconds, bool)
+        or not isinstance(seconds, (int, float))
+        or not math.isfinite(seconds)
+        or seconds < minimum
+    ):
         raise InvalidJobSpecError(field, f"{value!r} is not a number of seconds >= {minimum:g}", "e.g. 3600")
     return float(seconds)
 

@@ -14,7 +14,13 @@ from google.protobuf import json_format
 from google.protobuf.message import Message
 
 from airflow_provider_batch._proto.armada import submit_pb2
-from airflow_provider_batch.clients.armada_spec import as_job_request_item, build_job_request_item, validate_job_set_id
+from airflow_provider_batch.clients.armada_spec import (
+    as_job_request_item,
+    build_job_request_item,
+    check_priority,
+    check_string_map,
+    validate_job_set_id,
+)
 from airflow_provider_batch.common.errors import InvalidJobSpecError
 from airflow_provider_batch.common.jobref import JobRef
 from airflow_provider_batch.hooks.armada import ArmadaHook, ArmadaSubmission
@@ -106,10 +112,14 @@ class ArmadaOperator(BatchJobOperator):
         self.job_service_channel_args = self._spec(job_service_channel_args, "job_service_channel_args")
         self.armada_queue = queue or armada_queue
         self.job_set_id = job_set_id
-        self.priority = priority
+        # Checked here, at DAG parse time, so a wrong type fails the DAG import, not each try of the task.
+        self.priority = check_priority(priority)
+        for field, value in (("namespace", namespace), ("queue", self.armada_queue), ("job_set_id", job_set_id)):
+            if value is not None and not isinstance(value, str):
+                raise InvalidJobSpecError(field, f"is a {type(value).__name__}, not a string", "give a string")
         self.namespace = namespace
-        self.labels = dict(labels or {})
-        self.annotations = dict(annotations or {})
+        self.labels = check_string_map(labels, "labels")
+        self.annotations = check_string_map(annotations, "annotations")
 
     @staticmethod
     def _spec(args: Mapping[str, Any] | None, field: str) -> dict[str, Any] | None:
@@ -131,7 +141,12 @@ class ArmadaOperator(BatchJobOperator):
 
     def build_request(self, context: Mapping[str, Any]) -> ArmadaSubmission:
         if self.job_request_items is not None:
-            request: Any = json_format.ParseDict(self.job_request_items[0], submit_pb2.JobSubmitRequestItem())
+            try:
+                request: Any = json_format.ParseDict(self.job_request_items[0], submit_pb2.JobSubmitRequestItem())
+            except (json_format.ParseError, TypeError, ValueError, AttributeError) as error:  # after templating
+                raise InvalidJobSpecError(
+                    "job_request_items[0]", f"does not fit a JobSubmitRequestItem: {error}"
+                ) from None
             annotate_job_request_items(context, [request])
             if self.name:
                 request.annotations[get_annotation_key_prefix() + "airflowTaskName"] = self.name

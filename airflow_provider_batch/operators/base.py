@@ -148,6 +148,8 @@ class BatchJobOperator(BaseOperator):
         short first line. Other errors go on to Airflow's retries as they are."""
         try:
             yield
+        except InvalidJobSpecError as error:  # refused by a client check after build_request: no retry can fix it
+            raise AirflowFailException(f"Invalid job request: {error}") from None
         except SchedulerError as error:
             if not is_permanent(error):
                 raise

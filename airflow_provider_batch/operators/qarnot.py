@@ -5,7 +5,14 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from airflow_provider_batch.clients.qarnot_types import RANGES, ResourceBucket, TaskSpec
+from airflow_provider_batch.clients.qarnot_requests import (
+    check_instance_count,
+    check_tags,
+    instance_ids_count,
+    validate_task_spec,
+)
+from airflow_provider_batch.clients.qarnot_storage import check_bucket_name
+from airflow_provider_batch.clients.qarnot_types import ResourceBucket, TaskSpec
 from airflow_provider_batch.common.errors import InvalidJobSpecError
 from airflow_provider_batch.common.jobref import JobRef
 from airflow_provider_batch.common.states import JobStatus
@@ -83,6 +90,27 @@ class QarnotOperator(BatchJobOperator):
     ) -> None:
         super().__init__(conn_id=qarnot_conn_id, **kwargs)
         self.qarnot_conn_id = qarnot_conn_id
+        # Checked here, at DAG parse time (a wrong type fails the DAG import, not each try of the task).
+        if instance_count is not None:
+            check_instance_count(instance_count)
+        check_tags(list(tags) if isinstance(tags, tuple) else tags)
+        for field, value in (("constants", constants), ("labels", labels), ("input_files", input_files)):
+            if value is not None and not isinstance(value, Mapping):
+                raise InvalidJobSpecError(field, f"is a {type(value).__name__}", "give a dict")
+        if isinstance(input_buckets, (str, bytes)) or not isinstance(input_buckets, Sequence):
+            raise InvalidJobSpecError("input_buckets", f"is a {type(input_buckets).__name__}", "give a list of names")
+        if isinstance(hardware_constraints, (str, bytes, Mapping)) or not all(
+            isinstance(h, Mapping) for h in hardware_constraints
+        ):
+            raise InvalidJobSpecError("hardware_constraints", "is not a list of dicts", '[{"discriminator": ...}]')
+        if max_retries_per_instance is not None and (
+            isinstance(max_retries_per_instance, bool)
+            or not isinstance(max_retries_per_instance, int)
+            or max_retries_per_instance < 0
+        ):
+            raise InvalidJobSpecError(
+                "max_retries_per_instance", f"{max_retries_per_instance!r}", "a whole number >= 0"
+            )
         self.profile = profile
         self.qarnot_pool = qarnot_pool
         self.instance_count = instance_count
@@ -111,6 +139,7 @@ class QarnotOperator(BatchJobOperator):
                 "job", "a task in a job runs in the job's pool", "drop qarnot_pool, or submit without job"
             )
         count, ranges = self._instances()
+        check_tags(self.tags)
         constants = {str(key): "" if value is None else str(value) for key, value in self.constants.items()}
         for key in COMMAND_CONSTANTS:
             if key in constants and not constants[key].strip():
@@ -122,6 +151,10 @@ class QarnotOperator(BatchJobOperator):
         if self.results_dir and not self.result_bucket:
             raise InvalidJobSpecError("results_dir", "needs a result bucket", "set result_bucket too")
         input_files = self._input_files()
+        for index, bucket in enumerate(self.input_buckets):
+            check_bucket_name(bucket, f"input_buckets[{index}]")
+        if self.result_bucket:
+            check_bucket_name(self.result_bucket, "result_bucket")
         existing = [bucket for bucket in self.input_buckets if bucket not in input_files]
         self.hook.check_input_buckets(existing)  # type: ignore[attr-defined]
         ti = context["ti"]
@@ -141,6 +174,7 @@ class QarnotOperator(BatchJobOperator):
             scheduling_type=self.scheduling_type,
             max_retries_per_instance=self.max_retries_per_instance,
         )
+        validate_task_spec(spec)
         return QarnotSubmission(spec, input_files, self.result_bucket or None)
 
     def _instances(self) -> tuple[int | None, str | None]:
@@ -150,25 +184,19 @@ class QarnotOperator(BatchJobOperator):
             )
         if self.instance_ranges:
             ranges = str(self.instance_ranges).replace(" ", "")
-            if not RANGES.match(ranges):
-                raise InvalidJobSpecError(
-                    "instance_ranges", f"{self.instance_ranges!r} is not a list of ids and ranges", 'e.g. "0-3,7,10-12"'
-                )
-            for part in ranges.split(","):
-                low, _, high = part.partition("-")
-                if high and int(high) < int(low):
-                    raise InvalidJobSpecError("instance_ranges", f"range {part} runs backwards", f"write {high}-{low}")
+            instance_ids_count(ranges)
             return None, ranges
         count = 1 if self.instance_count is None else self.instance_count
-        if isinstance(count, bool) or not isinstance(count, int) or count < 1:
-            raise InvalidJobSpecError("instance_count", f"{count!r} is not a positive whole number", "e.g. 4")
-        return count, None
+        return check_instance_count(count), None
 
     def _input_files(self) -> dict[str, list[str]]:
         files: dict[str, list[str]] = {}
         for bucket, paths in self.input_files.items():
+            if not isinstance(paths, (str, list, tuple)) or not all(isinstance(p, str) for p in paths):
+                raise InvalidJobSpecError(f"input_files.{bucket}", "is not a path or a list of paths", '["a.csv"]')
             listed = [paths] if isinstance(paths, str) else list(paths)
-            if not bucket or not listed:
+            check_bucket_name(bucket, "input_files")
+            if not listed:
                 raise InvalidJobSpecError(
                     "input_files", f"bucket {bucket!r} has no files", 'map a bucket to local paths: {"in": ["a.csv"]}'
                 )

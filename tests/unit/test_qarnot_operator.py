@@ -19,7 +19,7 @@ RUNNING = JobStatus(JobState.RUNNING, "FullyExecuting")
 CANCELLING = JobStatus(JobState.RUNNING, "PendingCancel")
 SUCCEEDED = JobStatus(JobState.SUCCEEDED, "Success")
 FAILED = JobStatus(JobState.FAILED, "Failure", "exit code 3; failed instances: instance 1 Failure")
-JOB = JobRef("qarnot", "qarnot_default", "t-1", {"tag": "airflow-job-x", "name": "dag.task", "result_bucket": "out"})
+JOB = JobRef("qarnot", "qarnot_default", "t-1", {"tag": "airflow-job-x", "name": "dag.task", "result_bucket": "outputs"})
 CMD = {"DOCKER_REPO": "library/alpine", "DOCKER_CMD": "sh -c 'echo hi'"}
 
 
@@ -56,11 +56,10 @@ def operator(**kwargs: Any) -> QarnotOperator:
         ({"instance_count": 2, "instance_ranges": "0-3"}, "instance_count and instance_ranges are both set"),
         ({"instance_ranges": "0-3;7"}, r"instance_ranges: '0-3;7' is not a list of ids and ranges"),
         ({"instance_ranges": "5-2"}, "range 5-2 runs backwards"),
-        ({"instance_count": 0}, "instance_count: 0 is not a positive whole number"),
         ({"constants": {"DOCKER_CMD": "  "}}, r"constants.DOCKER_CMD: is empty \(give the command"),
         ({"scheduling_type": "Cheap"}, "scheduling_type: 'Cheap' is not known"),
         ({"results_dir": "/tmp/x"}, "results_dir: needs a result bucket"),
-        ({"input_files": {"in": []}}, "input_files: bucket 'in' has no files"),
+        ({"input_files": {"inputs": []}}, "input_files: bucket 'inputs' has no files"),
     ],
 )
 def test_bad_input_fails_for_good_and_submits_nothing(hook, kwargs, message):
@@ -85,9 +84,9 @@ def test_the_request_holds_the_task_its_inputs_and_results(hook):
         instance_ranges="0-3, 7",
         tags=["team-a"],
         labels={"k": "v"},
-        input_files={"in": "data.csv"},
-        input_buckets=["shared", "in"],
-        result_bucket="out",
+        input_files={"inputs": "data.csv"},
+        input_buckets=["shared", "inputs"],
+        result_bucket="outputs",
         scheduling_type="OnDemand",
         max_retries_per_instance=2,
         hardware_constraints=[{"discriminator": "MinimumCoreHardwareConstraint", "coreCount": 4}],
@@ -96,7 +95,7 @@ def test_the_request_holds_the_task_its_inputs_and_results(hook):
         "job_id": "t-1",
         "tag": "airflow-job-x",
         "name": "dag.task",
-        "result_bucket": "out",
+        "result_bucket": "outputs",
         "state": "succeeded",
     }
     request, identity, generation = hook.submit_job.call_args.args
@@ -109,11 +108,11 @@ def test_the_request_holds_the_task_its_inputs_and_results(hook):
         None,
     )
     assert spec.constants == CMD and spec.tags == ["team-a"] and spec.labels == {"k": "v"}
-    assert [r.name for r in spec.resources] == ["in", "shared"] and spec.result_bucket == "out"
+    assert [r.name for r in spec.resources] == ["inputs", "shared"] and spec.result_bucket == "outputs"
     assert (spec.scheduling_type, spec.max_retries_per_instance) == ("OnDemand", 2)
-    assert request.input_files == {"in": ["data.csv"]} and request.result_bucket == "out"
+    assert request.input_files == {"inputs": ["data.csv"]} and request.result_bucket == "outputs"
     assert (identity.uri, generation) == ("airflow://dag/task/run1/-1", 0)
-    hook.check_input_buckets.assert_called_once_with(["shared"])  # "in" is uploaded, so created
+    hook.check_input_buckets.assert_called_once_with(["shared"])  # "inputs" is uploaded, so created
 
 
 def test_a_pool_and_a_job_are_passed_through(hook):
@@ -179,7 +178,7 @@ def event(status: str, state: JobStatus | None = None, message: str = "") -> dic
 
 def test_execute_complete_success_downloads_the_results(hook, tmp_path):
     hook.download_results.return_value = [tmp_path / "out.txt"]
-    op = operator(result_bucket="out", results_dir=str(tmp_path))
+    op = operator(result_bucket="outputs", results_dir=str(tmp_path))
     assert op.execute_complete(context(), event("success"))["state"] == "succeeded"
     hook.download_results.assert_called_once_with(JOB, str(tmp_path))
     hook.read_logs.assert_called_once_with(JOB, "")
@@ -187,12 +186,12 @@ def test_execute_complete_success_downloads_the_results(hook, tmp_path):
 
 def test_blocking_success_downloads_the_results_too(hook, tmp_path):
     hook.get_status.side_effect = [RUNNING, SUCCEEDED]
-    operator(result_bucket="out", results_dir=str(tmp_path)).execute(context())
+    operator(result_bucket="outputs", results_dir=str(tmp_path)).execute(context())
     hook.download_results.assert_called_once_with(JOB, str(tmp_path))
 
 
 def test_no_results_dir_means_no_download(hook):
-    operator(result_bucket="out").execute_complete(context(), event("success"))
+    operator(result_bucket="outputs").execute_complete(context(), event("success"))
     hook.download_results.assert_not_called()
 
 
