@@ -13,6 +13,7 @@ import pytest
 from _jobservice_helpers import TOKEN, Service
 from airflow.sdk.exceptions import AirflowFailException
 
+from airflow_provider_batch.demo.sandbox import AirflowSandbox
 from airflow_provider_batch.emulators import launch
 from airflow_provider_batch.hooks.apolo import ApoloHook
 from airflow_provider_batch.hooks.armada import ArmadaHook
@@ -186,3 +187,56 @@ def test_job_service_connection_test_says_what_it_reached(tmp_path, armada_emula
         assert "not-the-token" not in message
     finally:
         service.stop()
+
+
+UNKNOWN_QUEUE_DAG = """
+from datetime import timedelta
+
+from airflow.sdk import dag
+
+from airflow_provider_batch.operators.armada import ArmadaOperator
+
+QUANTITIES = {"cpu": "100m", "memory": "64Mi"}
+
+
+@dag(schedule=None, catchup=False)
+def unknown_queue():
+    ArmadaOperator(
+        task_id="submit",
+        armada_conn_id="armada_default",
+        queue="my-queue",
+        job_set_id="js",
+        job_request={"containers": [{"name": "main", "command": ["true"],
+                                     "resources": {"requests": QUANTITIES, "limits": QUANTITIES}}]},
+        retries=2,
+        retry_delay=timedelta(minutes=5),
+    )
+
+
+unknown_queue()
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+def test_airflow_dags_test_fails_at_once_on_an_unknown_queue_without_an_xcom_error(tmp_path, armada_emulator):
+    """The issue's run: `airflow dags test` of a task with retries=2 and a 5-minute retry delay, submitting to a queue
+    that does not exist. It ends in seconds, not after the retries, with the short first line and no spurious
+    "XCom not found" ERROR for the job URL the extra link would have shown."""
+    dags = tmp_path / "dags"
+    dags.mkdir()
+    (dags / "unknown_queue.py").write_text(UNKNOWN_QUEUE_DAG)
+    conn = {"conn_type": "armada", "host": armada_emulator.target, "password": armada_emulator.token}
+    sandbox = AirflowSandbox(
+        home=tmp_path / "home", dags_folder=dags, tmp=tmp_path / "tmp", connections={"armada_default": conn}
+    )
+    sandbox.migrate()
+    before = armada_emulator.stats().get("/api.Submit/SubmitJobs", 0)
+    result = sandbox.dags_test("unknown_queue", timeout=240, log_path=tmp_path / "dags_test.out")
+    assert not result.ok and not result.timed_out, result.tail()
+    assert result.seconds < 120, f"took {result.seconds:.0f}s: the task was retried"
+    assert "Armada rejected the job: queue 'my-queue' does not exist (connection armada_default)" in result.output
+    assert "up_for_retry" not in result.output.lower()
+    assert "XCom not found" not in result.output, result.tail()
+    assert armada_emulator.stats().get("/api.Submit/SubmitJobs", 0) - before == 1
+    assert armada_emulator.token not in result.output
