@@ -1,6 +1,9 @@
 """The admin HTTP server: `GET /stats` (calls answered per emulator and method), `POST /stats/reset`,
 `GET /faults` (faults injected per emulator and method), `GET /requests` (the last requests each REST emulator
-was sent, credentials redacted), `POST /requests/reset`, `GET /healthz`. No auth: it binds to the emulators' host."""
+was sent, credentials redacted), `POST /requests/reset`, `GET /healthz`.
+
+It has no auth, so it binds to loopback by default (`--admin-host`, independent of the emulators' `--host`): in
+docker compose it is reached inside the container (`docker compose exec emulators curl 127.0.0.1:8094/stats`)."""
 
 from __future__ import annotations
 

@@ -1,7 +1,9 @@
 """One grpc.aio server interceptor for every gRPC emulator: auth, call counting, latency and fault injection.
 
-Order per call: authenticate (UNAUTHENTICATED otherwise), count, wait `latency`, then maybe fail with UNAVAILABLE
-before the handler runs, after it ran (the reply is dropped) or, for server streams, part way through.
+Order per call: authenticate (UNAUTHENTICATED otherwise, without decoding the request message), count, wait
+`latency`, refuse a message that does not decode (INVALID_ARGUMENT), then maybe fail with UNAVAILABLE before the
+handler runs, after it ran (the reply is dropped) or, for server streams, part way through. A message larger than
+gRPC's receive limit (4 MiB by default) is refused by gRPC itself with RESOURCE_EXHAUSTED before any of this.
 """
 
 from __future__ import annotations
@@ -23,6 +25,39 @@ FAULT_AFTER = "emulator fault injection: call was handled but its reply was lost
 FAULT_STREAM = "emulator fault injection: stream broken"
 
 Handler = Any  # grpc.RpcMethodHandler: grpc ships no type information
+Deserializer = Callable[[bytes], Any]
+
+
+class _Malformed:
+    """Stands for a request message that did not decode; the wrapped handler refuses it."""
+
+    def __init__(self, problem: str) -> None:
+        self.problem = problem
+
+
+def _lenient(deserializer: Deserializer | None) -> Deserializer | None:
+    """`deserializer`, returning _Malformed instead of raising (gRPC would answer INTERNAL otherwise)."""
+    if deserializer is None:
+        return None
+
+    def deserialize(data: bytes) -> Any:
+        try:
+            return deserializer(data)
+        except Exception as err:  # protobuf's DecodeError, or whatever a custom deserializer raises
+            return _Malformed(f"{type(err).__name__}: {err}")
+
+    return deserialize
+
+
+def _ignore(data: bytes) -> None:
+    """The deserializer of a refused call: its message is never decoded."""
+    del data
+
+
+async def _refuse_malformed(request: Any, method: str, context: grpc.aio.ServicerContext) -> None:
+    if isinstance(request, _Malformed):
+        details = f"the request is not a valid {method} message ({request.problem}); send the protobuf message"
+        await context.abort(grpc.StatusCode.INVALID_ARGUMENT, details)
 
 
 def _is_exempt(method: str, exempt_suffixes: Collection[str]) -> bool:
@@ -69,7 +104,7 @@ def _refusing(handler: Handler, code: grpc.StatusCode, details: str) -> Handler:
         await context.abort(code, details)
         yield  # pragma: no cover - makes this an async generator
 
-    kwargs = {"request_deserializer": handler.request_deserializer, "response_serializer": handler.response_serializer}
+    kwargs = {"request_deserializer": _ignore, "response_serializer": handler.response_serializer}
     if handler.unary_stream is not None:
         return grpc.unary_stream_rpc_method_handler(refuse_stream, **kwargs)
     return grpc.unary_unary_rpc_method_handler(refuse_unary, **kwargs)
@@ -81,6 +116,7 @@ def _wrap_unary(handler: Handler, method: str, faults: FaultPlan, exempt: bool) 
     async def behaviour(request: Any, context: grpc.aio.ServicerContext) -> Any:
         if faults.latency_s:
             await asyncio.sleep(faults.latency_s)
+        await _refuse_malformed(request, method, context)
         point = FaultPoint.NONE if exempt else faults.unary(method)
         if point is FaultPoint.BEFORE:
             await context.abort(grpc.StatusCode.UNAVAILABLE, FAULT_BEFORE)
@@ -91,7 +127,7 @@ def _wrap_unary(handler: Handler, method: str, faults: FaultPlan, exempt: bool) 
 
     return grpc.unary_unary_rpc_method_handler(
         behaviour,
-        request_deserializer=handler.request_deserializer,
+        request_deserializer=_lenient(handler.request_deserializer),
         response_serializer=handler.response_serializer,
     )
 
@@ -102,6 +138,7 @@ def _wrap_stream(handler: Handler, method: str, faults: FaultPlan, exempt: bool)
     async def behaviour(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
         if faults.latency_s:
             await asyncio.sleep(faults.latency_s)
+        await _refuse_malformed(request, method, context)
         fault = None if exempt else faults.stream(method)
         if fault is not None and fault.after_messages == 0:
             await context.abort(grpc.StatusCode.UNAVAILABLE, FAULT_BEFORE)
@@ -121,6 +158,6 @@ def _wrap_stream(handler: Handler, method: str, faults: FaultPlan, exempt: bool)
 
     return grpc.unary_stream_rpc_method_handler(
         behaviour,
-        request_deserializer=handler.request_deserializer,
+        request_deserializer=_lenient(handler.request_deserializer),
         response_serializer=handler.response_serializer,
     )

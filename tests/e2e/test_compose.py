@@ -269,6 +269,33 @@ def test_the_emulators_serve_every_scheduler_on_fixed_ports(model: dict[str, Any
     assert found["emulators"].get("init") is True, "an init process must reap the job processes"
 
 
+def published_ports(service: dict[str, Any]) -> list[str]:
+    """The container ports a service publishes on the host, from the short (`"8094:8094"`, `"127.0.0.1:8094:8094"`)
+    or the long (`{target: 8094, published: ...}`) form."""
+    found = []
+    for entry in service.get("ports") or []:
+        if isinstance(entry, dict):
+            found.append(str(entry.get("target")))
+        else:
+            found.append(str(entry).rsplit("/", 1)[0].rsplit(":", 1)[-1])
+    return found
+
+
+def test_the_emulators_admin_api_stays_inside_its_container(model: dict[str, Any]) -> None:
+    """The admin API (/stats, /requests, /faults) has no auth: loopback only, never published, and the healthcheck
+    reads it from inside the container."""
+    found = services(model)
+    args = emulator_command(found)
+    assert args.admin_host in ("127.0.0.1", "::1", "localhost"), f"the admin API binds {args.admin_host}"
+    for name, service in found.items():
+        published = published_ports(service)
+        assert str(args.admin_port) not in published, f"{name} publishes the emulators' admin port {args.admin_port}"
+        expose = [str(port) for port in service.get("expose") or []]
+        assert str(args.admin_port) not in expose, f"{name} exposes the emulators' admin port"
+    health = " ".join(str(part) for part in found["emulators"]["healthcheck"]["test"])
+    assert f"127.0.0.1:{args.admin_port}/" in health, f"the healthcheck must read the admin API on loopback: {health}"
+
+
 def test_the_job_service_command(model: dict[str, Any]) -> None:
     found = services(model)
     command = command_of(found["jobservice"])

@@ -23,7 +23,16 @@ from airflow_provider_batch.emulators.apolo.state import ApoloState, JobFilter
 from airflow_provider_batch.emulators.apolo.wirefaults import StreamAwareFaults
 from airflow_provider_batch.emulators.auth import TokenAuth
 from airflow_provider_batch.emulators.base import CommonOptions, Emulator
-from airflow_provider_batch.emulators.rest import Handler, http_url, rest_middleware, route_of, serve
+from airflow_provider_batch.emulators.rest import (
+    BodyError,
+    Handler,
+    http_url,
+    json_body,
+    rest_app,
+    rest_middleware,
+    route_of,
+    serve,
+)
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +50,8 @@ async def api_errors(request: web.Request, handler: Handler) -> web.StreamRespon
         return await handler(request)
     except ApiError as err:
         return err.response(websocket=is_websocket(request))
+    except BodyError as err:
+        return refuse(request, err.status, err.message)
     except web.HTTPException:
         raise
     except ValueError as err:  # a body that is not JSON, like platform-api's request.json()
@@ -49,6 +60,11 @@ async def api_errors(request: web.Request, handler: Handler) -> web.StreamRespon
         log.exception("apolo emulator: %s", request.path_qs)
         body = {"error": f"Unexpected exception {err.__class__.__name__}: {err}. Path with query: {request.path_qs}."}
         return ApiError(500, body).response(websocket=is_websocket(request))
+
+
+def refuse(request: web.Request, status: int, message: str) -> web.Response:
+    """A body refused before any work (400: not JSON or nested too deeply, 413: too large), as `{"error": ...}`."""
+    return ApiError(status, {"error": message}).response(websocket=is_websocket(request))
 
 
 class ApoloEmulator(Emulator):
@@ -136,10 +152,10 @@ class ApoloEmulator(Emulator):
             requests=self.requests,
             unauthorized=unauthorized,
             unavailable=unavailable,
+            refuse=refuse,
             public=PUBLIC_ROUTES,
         )
-        middlewares: list[Any] = [middleware, api_errors]  # the shared one is typed as a plain callable
-        app = web.Application(middlewares=middlewares)
+        app = rest_app([middleware, api_errors])
         monitoring = self.monitoring
         app.router.add_get(f"{API}/config", self.get_config)
         app.router.add_get(f"{API}/ping", self.ping)
@@ -194,7 +210,7 @@ class ApoloEmulator(Emulator):
         return web.Response(text="Pong")
 
     async def start_job(self, request: web.Request) -> web.Response:
-        payload = await request.json()
+        payload = await json_body(request)
         spec = parse_start(payload, self.site, from_preset="from_preset" in request.query)
         refused = check_project(spec, self.site)
         if refused is not None:
@@ -210,7 +226,7 @@ class ApoloEmulator(Emulator):
         return web.Response(status=204)
 
     async def bump_life_span(self, request: web.Request) -> web.Response:
-        self.state.bump_life_span(request.match_info["job_id"], await request.json())
+        self.state.bump_life_span(request.match_info["job_id"], await json_body(request))
         return web.Response(status=204)
 
     async def list_jobs(self, request: web.Request) -> web.StreamResponse:

@@ -49,6 +49,12 @@ def unauthorized(request: web.Request) -> web.Response:
     return web.json_response({"message": "Unauthorized: invalid or missing token"}, status=401)
 
 
+def refuse(request: web.Request, status: int, message: str) -> web.Response:
+    """A body refused before any work: 400 (not JSON, nested too deeply) or 413 (too large)."""
+    del request
+    return error_response(QarnotError(status, message))
+
+
 def unavailable(request: web.Request) -> web.Response:
     del request
     return web.json_response({"message": "Service Unavailable"}, status=503)

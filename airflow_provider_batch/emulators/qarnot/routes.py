@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -13,6 +12,7 @@ from airflow_provider_batch.emulators.qarnot.listing import page, search
 from airflow_provider_batch.emulators.qarnot.payloads import job_json, pool_json, pool_summary, task_json, task_summary
 from airflow_provider_batch.emulators.qarnot.profiles import PROFILES, profile_json
 from airflow_provider_batch.emulators.qarnot.state import QarnotState
+from airflow_provider_batch.emulators.rest import BodyError, json_body, json_type
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -25,14 +25,17 @@ class Account:
         self.storage_url: str | None = None
 
 
-async def _body(request: web.Request) -> Any:
-    raw = await request.read()
-    if not raw:
-        return None
+async def _body(request: web.Request, *kinds: type) -> Any:
+    """The JSON body (None if empty); with `kinds`, a body of another type is refused with 400."""
     try:
-        return json.loads(raw)
-    except ValueError:
-        raise bad_request("the request body is not valid JSON") from None
+        body = await json_body(request)
+    except BodyError as err:
+        raise QarnotError(err.status, err.message) from None
+    if kinds and body is not None and not isinstance(body, kinds):
+        names = " or ".join("a JSON object" if kind is dict else "a JSON array" for kind in kinds)
+        route = f"{request.method} {request.path}"
+        raise bad_request(f"the body of {route} must be {names}, not {json_type(body)}; see the Qarnot API")
+    return body
 
 
 def _text(text: str) -> web.Response:
@@ -158,14 +161,14 @@ class QarnotRoutes:
 
     async def tasks_page(self, request: web.Request) -> web.Response:
         tasks = self.state.tasks.values()
-        return web.json_response(page(tasks, task_json, await _body(request), task_summary))
+        return web.json_response(page(tasks, task_json, await _body(request, dict), task_summary))
 
     async def task_summaries_page(self, request: web.Request) -> web.Response:
-        return web.json_response(page(self.state.tasks.values(), task_summary, await _body(request)))
+        return web.json_response(page(self.state.tasks.values(), task_summary, await _body(request, dict)))
 
     async def tasks_search(self, request: web.Request) -> web.Response:
         tasks = self.state.tasks.values()
-        return web.json_response(search(tasks, task_json, await _body(request), task_summary))
+        return web.json_response(search(tasks, task_json, await _body(request, dict), task_summary))
 
     async def get_task(self, request: web.Request) -> web.Response:
         return web.json_response(task_json(self.state.get_task(request.match_info["uuid"])))
@@ -210,10 +213,10 @@ class QarnotRoutes:
         return web.json_response({"uuid": job.uuid}, status=201)
 
     async def jobs_page(self, request: web.Request) -> web.Response:
-        return web.json_response(page(self.state.jobs.values(), job_json, await _body(request)))
+        return web.json_response(page(self.state.jobs.values(), job_json, await _body(request, dict)))
 
     async def jobs_search(self, request: web.Request) -> web.Response:
-        return web.json_response(search(self.state.jobs.values(), job_json, await _body(request)))
+        return web.json_response(search(self.state.jobs.values(), job_json, await _body(request, dict)))
 
     async def get_job(self, request: web.Request) -> web.Response:
         return web.json_response(job_json(self.state.get_job(request.match_info["uuid"])))
@@ -240,20 +243,20 @@ class QarnotRoutes:
         return web.json_response({"uuid": pool.uuid}, status=201)
 
     async def pools_page(self, request: web.Request) -> web.Response:
-        return web.json_response(page(self.state.pools.values(), self._pool_json, await _body(request)))
+        return web.json_response(page(self.state.pools.values(), self._pool_json, await _body(request, dict)))
 
     async def pool_summaries_page(self, request: web.Request) -> web.Response:
-        return web.json_response(page(self.state.pools.values(), pool_summary, await _body(request)))
+        return web.json_response(page(self.state.pools.values(), pool_summary, await _body(request, dict)))
 
     async def pools_search(self, request: web.Request) -> web.Response:
-        return web.json_response(search(self.state.pools.values(), self._pool_json, await _body(request)))
+        return web.json_response(search(self.state.pools.values(), self._pool_json, await _body(request, dict)))
 
     async def get_pool(self, request: web.Request) -> web.Response:
         return web.json_response(self._pool_json(self.state.get_pool(request.match_info["uuid"])))
 
     async def put_pool(self, request: web.Request) -> web.Response:
         pool = self.state.get_pool(request.match_info["uuid"])
-        body = await _body(request)
+        body = await _body(request, dict)
         if isinstance(body, dict):
             for key in ("name", "tags", "labels", "elasticProperty", "scaling"):
                 if key in body:

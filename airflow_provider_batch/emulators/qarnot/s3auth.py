@@ -3,7 +3,13 @@ access key and the API token as the secret, so a request must be SigV4-signed wi
 
 Moto itself accepts any credential; this WSGI wrapper recomputes the signature with botocore's own SigV4 code and
 answers S3's XML errors (`InvalidAccessKeyId`, `SignatureDoesNotMatch`, `AccessDenied`) otherwise. The payload hash
-is taken from `x-amz-content-sha256`, as S3 does before it streams the body.
+is taken from `x-amz-content-sha256`, as S3 does before it streams the body: an unsigned request is refused before
+any of its body is read.
+
+moto reads a request's whole body into memory, so a signed request may carry at most `MAX_S3_REQUEST_BODY` bytes
+(one PUT, or one part of a multipart upload: boto3 and the Qarnot SDK upload larger files in parts of 8 MiB), as
+its Content-Length says before it is read: S3's `EntityTooLarge` otherwise. A body without Content-Length (chunked)
+is refused with S3's `MissingContentLength` (411), as S3 does.
 """
 
 from __future__ import annotations
@@ -18,6 +24,9 @@ from botocore.auth import S3SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
+MAX_S3_REQUEST_BODY = 256 * 1024 * 1024
+"""The largest body one storage request may carry (256 MiB); objects larger than that go up in parts."""
+_WITH_BODY = ("PUT", "POST")
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 _AUTH = re.compile(
     r"^AWS4-HMAC-SHA256\s+Credential=(?P<credential>[^,]+),\s*SignedHeaders=(?P<signed>[^,]+),\s*"
@@ -65,6 +74,39 @@ def check_signature(environ: dict[str, Any], access_key: str, secret: str) -> tu
     return None
 
 
+def check_size(environ: dict[str, Any], limit: int = MAX_S3_REQUEST_BODY) -> tuple[str, str, str] | None:
+    """None if the request's body may be read; else S3's (HTTP status, code, message)."""
+    length = _header(environ, "content-length")
+    if not length:
+        if str(environ.get("REQUEST_METHOD")) in _WITH_BODY and "chunked" in (
+            _header(environ, "transfer-encoding") or ""
+        ):
+            return "411 Length Required", "MissingContentLength", "You must provide the Content-Length HTTP header."
+        return None
+    try:
+        size = int(length)
+    except ValueError:
+        return "400 Bad Request", "InvalidArgument", "Content-Length is not a number of bytes"
+    if size > limit:
+        message = (
+            f"Your proposed upload exceeds the maximum allowed size of this storage ({limit // (1024 * 1024)} MiB "
+            "per request); upload large files in parts (multipart upload)"
+        )
+        return "400 Bad Request", "EntityTooLarge", message
+    return None
+
+
+def _error(start_response: Callable[..., Any], status: str, code: str, message: str) -> Iterable[bytes]:
+    body = (
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        f"<Error><Code>{code}</Code><Message>{escape(message)}</Message></Error>"
+    ).encode()
+    # the body was not read: the connection closes rather than parse it as the next request
+    headers = [("Content-Type", "application/xml"), ("Content-Length", str(len(body))), ("Connection", "close")]
+    start_response(status, headers)
+    return [body]
+
+
 class SignatureCheck:
     """WSGI middleware: the wrapped app only sees requests signed with the account's credentials."""
 
@@ -75,12 +117,9 @@ class SignatureCheck:
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         problem = check_signature(environ, self.access_key, self.secret)
-        if problem is None:
-            return self.app(environ, start_response)
-        code, message = problem
-        body = (
-            '<?xml version="1.0" encoding="UTF-8"?>\n'
-            f"<Error><Code>{code}</Code><Message>{escape(message)}</Message></Error>"
-        ).encode()
-        start_response("403 Forbidden", [("Content-Type", "application/xml"), ("Content-Length", str(len(body)))])
-        return [body]
+        if problem is not None:
+            return _error(start_response, "403 Forbidden", *problem)
+        refused = check_size(environ)
+        if refused is not None:
+            return _error(start_response, *refused)
+        return self.app(environ, start_response)

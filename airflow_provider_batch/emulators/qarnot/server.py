@@ -14,12 +14,12 @@ from aiohttp import web
 
 from airflow_provider_batch.emulators.auth import TokenAuth
 from airflow_provider_batch.emulators.base import CommonOptions, Emulator
-from airflow_provider_batch.emulators.qarnot.errors import unauthorized, unavailable
+from airflow_provider_batch.emulators.qarnot.errors import refuse, unauthorized, unavailable
 from airflow_provider_batch.emulators.qarnot.lifecycle import TaskLifecycle
 from airflow_provider_batch.emulators.qarnot.routes import Account, QarnotRoutes
 from airflow_provider_batch.emulators.qarnot.state import Limits, QarnotState
 from airflow_provider_batch.emulators.qarnot.storage import BucketSync, SignedMotoServer
-from airflow_provider_batch.emulators.rest import http_url, rest_middleware, serve
+from airflow_provider_batch.emulators.rest import http_url, rest_app, rest_middleware, serve
 
 log = logging.getLogger(__name__)
 DEFAULT_EMAIL = "emulator@qarnot.local"
@@ -115,9 +115,9 @@ class QarnotEmulator(Emulator):
             requests=self.requests,
             unauthorized=unauthorized,
             unavailable=unavailable,
+            refuse=refuse,
         )
-        middlewares: list[Any] = [middleware]  # the shared middleware is typed as a plain callable
-        app = web.Application(middlewares=middlewares, client_max_size=64 * 1024 * 1024)
+        app = rest_app([middleware])
         QarnotRoutes(self.state, self.account).install(app)
         self._runner, self.port = await serve(app, self.options.host, self.port)
         log.info("qarnot emulator listening on %s (storage %s)", self.url, self.account.storage_url or "off")
