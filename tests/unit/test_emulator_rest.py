@@ -11,13 +11,26 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from airflow_provider_batch.emulators.auth import TokenAuth
 from airflow_provider_batch.emulators.faults import FaultPlan
-from airflow_provider_batch.emulators.rest import RequestLog, http_url, rest_middleware, serve
+from airflow_provider_batch.emulators.rest import (
+    MAX_JSON_DEPTH,
+    MAX_RECORDED_BODY,
+    BodyError,
+    RequestLog,
+    http_url,
+    json_type,
+    nesting,
+    parse_json,
+    rest_middleware,
+    serve,
+)
 from airflow_provider_batch.emulators.stats import CallCounter
 
 TOKEN = "s3cret-token"
 
 
-async def client_for(faults: FaultPlan) -> tuple[TestClient, CallCounter, RequestLog, list[str]]:
+async def client_for(
+    faults: FaultPlan, max_body: int = 16 * 1024 * 1024
+) -> tuple[TestClient, CallCounter, RequestLog, list[str]]:
     counter, log, done = CallCounter(), RequestLog(), []
 
     async def create(request: web.Request) -> web.Response:
@@ -33,6 +46,7 @@ async def client_for(faults: FaultPlan) -> tuple[TestClient, CallCounter, Reques
         unauthorized=lambda request: web.json_response({"message": "Unauthorized"}, status=401),
         unavailable=lambda request: web.json_response({"message": "Service unavailable"}, status=503),
         public=("/settings",),
+        max_body=max_body,
     )
     app = web.Application(middlewares=[middleware])
     app.router.add_post("/tasks/{uuid}", create)
@@ -99,3 +113,81 @@ async def test_serve_binds_a_free_port_and_refuses_a_busy_one() -> None:
     finally:
         await runner.cleanup()
     assert http_url("::1", 8080) == "http://[::1]:8080"
+
+
+def test_parse_json_refuses_what_is_not_a_plain_json_document() -> None:
+    assert parse_json(b"") is None and parse_json(b"  ") is None
+    assert parse_json(b'{"a": [1, {"b": null}]}') == {"a": [1, {"b": None}]}
+    cases = {
+        b"{": "not valid JSON",
+        b'{"n": NaN}': "not valid JSON",
+        b"[Infinity]": "not valid JSON",
+        b"\xff\xfe": "not valid JSON",
+        b"1" * 5000: "not valid JSON",  # longer than Python converts to an int
+        b"[" * 50_000 + b"]" * 50_000: f"deeper than {MAX_JSON_DEPTH} levels",  # json.loads: RecursionError
+        b"[" * (MAX_JSON_DEPTH + 1) + b"]" * (MAX_JSON_DEPTH + 1): f"deeper than {MAX_JSON_DEPTH} levels",
+    }
+    for raw, words in cases.items():
+        with pytest.raises(BodyError) as caught:
+            parse_json(raw)
+        assert caught.value.status == 400 and words in caught.value.message, raw[:20]
+    at_the_limit = b"[" * MAX_JSON_DEPTH + b"]" * MAX_JSON_DEPTH
+    assert nesting(parse_json(at_the_limit)) == MAX_JSON_DEPTH
+
+
+def test_nesting_and_json_type() -> None:
+    assert nesting(1) == 0 and nesting([]) == 1 and nesting({"a": [[], {"b": 1}]}) == 3
+    assert [json_type(v) for v in ({}, [], "s", 1, 1.5, True, None)] == [
+        "an object", "an array", "a string", "a number", "a number", "a boolean", "null",
+    ]  # fmt: skip
+
+
+async def test_an_unauthorized_body_is_neither_read_nor_recorded() -> None:
+    client, _, log, done = await client_for(FaultPlan())
+    try:
+        response = await client.post("/tasks/x", data=b"[" * 100_000, headers={"Authorization": "nope"})
+        assert response.status == 401
+    finally:
+        await client.close()
+    assert done == [] and log.snapshot()[0]["body"] is None
+
+
+@pytest.mark.parametrize("chunked", [False, True])
+async def test_a_body_over_max_body_is_refused_413_before_the_handler(chunked: bool) -> None:
+    client, _, log, done = await client_for(FaultPlan(), max_body=1024)
+    body = b'{"name": "' + b"x" * 2048 + b'"}'
+
+    async def chunks() -> Any:
+        yield body
+
+    try:
+        response = await client.post("/tasks/x", data=chunks() if chunked else body, headers={"Authorization": TOKEN})
+        assert response.status == 413
+        assert "larger than" in (await response.json())["error"]  # the default refusal
+    finally:
+        await client.close()
+    assert done == [] and str(log.snapshot()[0]["body"]).startswith("<refused: ")
+
+
+async def test_a_malformed_json_body_is_refused_400_before_the_handler() -> None:
+    client, _, _, done = await client_for(FaultPlan())
+    try:
+        headers = {"Authorization": TOKEN, "Content-Type": "application/json"}
+        response = await client.post("/tasks/x", data=b'{"name": ', headers=headers)
+        assert response.status == 400
+        assert "not valid JSON" in (await response.json())["error"]
+    finally:
+        await client.close()
+    assert done == []
+
+
+async def test_a_large_body_is_recorded_by_its_size_only() -> None:
+    client, _, log, done = await client_for(FaultPlan())
+    try:
+        name = "x" * MAX_RECORDED_BODY
+        response = await client.post("/tasks/x", json={"name": name}, headers={"Authorization": TOKEN})
+        assert response.status == 201
+    finally:
+        await client.close()
+    assert done == [name]
+    assert log.snapshot()[0]["body"] == f"<{MAX_RECORDED_BODY + 12} bytes, not recorded>"
