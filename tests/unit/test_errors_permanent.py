@@ -11,6 +11,7 @@ import grpc
 import pytest
 
 from airflow_provider_batch.clients import apolo_errors, qarnot_errors
+from airflow_provider_batch.clients import jobservice as jobservice_client
 from airflow_provider_batch.clients.armada_requests import ArmadaRpcError
 from airflow_provider_batch.common import errors
 from airflow_provider_batch.common.errors import (
@@ -184,3 +185,25 @@ def test_the_extra_link_reads_no_xcom_when_the_try_made_no_job():
         assert BatchJobLink().get_link(SimpleNamespace(_job=object()), ti_key="k") == "http://lookout/01JOB"
         # the API server's serialized operator has no _job: the stored URL is read
         assert BatchJobLink().get_link(SimpleNamespace(), ti_key="k") == "http://lookout/01JOB"
+
+
+class _RpcError(grpc.RpcError):
+    def __init__(self, code: grpc.StatusCode, details: str) -> None:
+        self._code, self._details = code, details
+
+    def code(self) -> grpc.StatusCode:
+        return self._code
+
+    def details(self) -> str:
+        return self._details
+
+
+@pytest.mark.parametrize(
+    ("code", "kind"),
+    [(S.UNAUTHENTICATED, errors.AUTHENTICATION), (S.PERMISSION_DENIED, errors.PERMISSION), (S.UNAVAILABLE, "")],
+)
+def test_job_service_refusals(code, kind):
+    error = jobservice_client.as_error(_RpcError(code, "a valid bearer token is required"), "GetJobStatuses")
+    assert (error.kind, error.permanent, error.retryable) == (kind, bool(kind), code is S.UNAVAILABLE)
+    again = pickle.loads(pickle.dumps(error))
+    assert (again.kind, again.fix, again.message) == (error.kind, error.fix, error.message)
