@@ -23,7 +23,7 @@ from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass
 from typing import Any
 
-from aiohttp import web
+from aiohttp import HttpVersion11, web
 
 from airflow_provider_batch.emulators.auth import TokenAuth
 from airflow_provider_batch.emulators.faults import FaultPlan, FaultPoint
@@ -121,6 +121,8 @@ async def read_body(request: web.Request, limit: int = MAX_JSON_BODY) -> bytes:
         raw = await request.read()  # a chunked body stops at the application's client_max_size
     except web.HTTPRequestEntityTooLarge:
         raise too_large(limit) from None
+    except ConnectionResetError:  # the client went away mid-body: nobody to answer, nothing to log a traceback for
+        raise BodyError(400, "the connection closed before the request body was complete") from None
     if len(raw) > limit:
         raise too_large(limit)
     return raw
@@ -278,6 +280,31 @@ def rest_middleware(
         return response
 
     return middleware
+
+
+ExpectHandler = Callable[[web.Request], Awaitable[None]]
+
+
+def expect_continue(*, auth: TokenAuth, public: Collection[str] = (), max_body: int = MAX_JSON_BODY) -> ExpectHandler:
+    """A route's `Expect: 100-continue` handler: it invites the body only from a client with the token whose
+    Content-Length is within `max_body`; otherwise it stays silent, the middleware answers 401 or 413, and the
+    client never sends the body (aiohttp's default invites every body before any middleware runs)."""
+
+    async def expect(request: web.Request) -> None:
+        value = request.headers.get("Expect", "")
+        if request.version != HttpVersion11:
+            return
+        if value.lower() != "100-continue":
+            raise web.HTTPExpectationFailed(text=f"Unknown Expect: {value}")
+        template = route_of(request).partition(" ")[2]
+        if template not in public and not auth.check(request.headers.get("Authorization")):
+            return
+        if request.content_length is not None and request.content_length > max_body:
+            return
+        await request.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+        request.writer.output_size = 0  # the 100 is not part of the response, as in aiohttp's own handler
+
+    return expect
 
 
 def http_url(host: str, port: int) -> str:

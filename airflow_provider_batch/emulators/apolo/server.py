@@ -26,6 +26,7 @@ from airflow_provider_batch.emulators.base import CommonOptions, Emulator
 from airflow_provider_batch.emulators.rest import (
     BodyError,
     Handler,
+    expect_continue,
     http_url,
     json_body,
     rest_app,
@@ -156,21 +157,22 @@ class ApoloEmulator(Emulator):
             public=PUBLIC_ROUTES,
         )
         app = rest_app([middleware, api_errors])
+        expect = expect_continue(auth=self.auth, public=PUBLIC_ROUTES)  # only routes that take a body need it
         monitoring = self.monitoring
         app.router.add_get(f"{API}/config", self.get_config)
         app.router.add_get(f"{API}/ping", self.ping)
         # platform-monitoring's fixed routes first: `/jobs/capacity` is not a job id
         app.router.add_get(f"{API}/jobs/capacity", monitoring.capacity)
-        app.router.add_post(f"{API}/jobs/available", monitoring.capacity)
+        app.router.add_post(f"{API}/jobs/available", monitoring.capacity, expect_handler=expect)
         app.router.add_get(f"{API}/jobs", self.list_jobs)
-        app.router.add_post(f"{API}/jobs", self.start_job)
+        app.router.add_post(f"{API}/jobs", self.start_job, expect_handler=expect)
         app.router.add_get(f"{API}/jobs/{{job_id}}", self.get_job)
         app.router.add_delete(f"{API}/jobs/{{job_id}}", self.kill_job)
-        app.router.add_put(f"{API}/jobs/{{job_id}}/max_run_time_minutes", self.bump_life_span)
+        app.router.add_put(f"{API}/jobs/{{job_id}}/max_run_time_minutes", self.bump_life_span, expect_handler=expect)
         app.router.add_get(f"{API}/jobs/{{job_id}}/log_ws", monitoring.log_ws)
         app.router.add_get(f"{API}/jobs/{{job_id}}/log", monitoring.log)
         app.router.add_get(f"{API}/jobs/{{job_id}}/top", monitoring.top)
-        app.router.add_post(f"{API}/jobs/{{job_id}}/kill", monitoring.send_signal)
+        app.router.add_post(f"{API}/jobs/{{job_id}}/kill", monitoring.send_signal, expect_handler=expect)
         return app
 
     async def start(self) -> None:

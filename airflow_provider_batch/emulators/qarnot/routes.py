@@ -12,7 +12,7 @@ from airflow_provider_batch.emulators.qarnot.listing import page, search
 from airflow_provider_batch.emulators.qarnot.payloads import job_json, pool_json, pool_summary, task_json, task_summary
 from airflow_provider_batch.emulators.qarnot.profiles import PROFILES, profile_json
 from airflow_provider_batch.emulators.qarnot.state import QarnotState
-from airflow_provider_batch.emulators.rest import BodyError, json_body, json_type
+from airflow_provider_batch.emulators.rest import BodyError, ExpectHandler, json_body, json_type
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -47,7 +47,8 @@ class QarnotRoutes:
         self.state = state
         self.account = account
 
-    def install(self, app: web.Application) -> None:
+    def install(self, app: web.Application, expect: ExpectHandler | None = None) -> None:
+        """Add every route; `expect` answers `Expect: 100-continue` (aiohttp's default handler if None)."""
         add = app.router.add_route
         routes: list[tuple[str, str, Handler]] = [
             ("GET", "/settings", self.settings),
@@ -92,7 +93,7 @@ class QarnotRoutes:
             ("POST", "/pools/{uuid}/{stream:stdout|stderr}", self.pool_output),
         ]
         for method, path, handler in routes:
-            add(method, path, self._guard(handler))
+            add(method, path, self._guard(handler), expect_handler=expect)
 
     @staticmethod
     def _guard(handler: Handler) -> Handler:

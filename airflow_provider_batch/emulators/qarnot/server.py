@@ -19,7 +19,7 @@ from airflow_provider_batch.emulators.qarnot.lifecycle import TaskLifecycle
 from airflow_provider_batch.emulators.qarnot.routes import Account, QarnotRoutes
 from airflow_provider_batch.emulators.qarnot.state import Limits, QarnotState
 from airflow_provider_batch.emulators.qarnot.storage import BucketSync, SignedMotoServer
-from airflow_provider_batch.emulators.rest import http_url, rest_app, rest_middleware, serve
+from airflow_provider_batch.emulators.rest import expect_continue, http_url, rest_app, rest_middleware, serve
 
 log = logging.getLogger(__name__)
 DEFAULT_EMAIL = "emulator@qarnot.local"
@@ -108,8 +108,9 @@ class QarnotEmulator(Emulator):
             # Advertised with the host as given (a service name in compose), like the REST URL, not as resolved.
             self.account.storage_url = http_url(self.options.host, self.s3_port)
             self._sync = BucketSync(self.account.storage_url, self.account.email, self.token)
+        auth = TokenAuth(self.token, bare=True)
         middleware = rest_middleware(
-            auth=TokenAuth(self.token, bare=True),
+            auth=auth,
             counter=self.counter,
             faults=self.faults,
             requests=self.requests,
@@ -118,7 +119,7 @@ class QarnotEmulator(Emulator):
             refuse=refuse,
         )
         app = rest_app([middleware])
-        QarnotRoutes(self.state, self.account).install(app)
+        QarnotRoutes(self.state, self.account).install(app, expect_continue(auth=auth))
         self._runner, self.port = await serve(app, self.options.host, self.port)
         log.info("qarnot emulator listening on %s (storage %s)", self.url, self.account.storage_url or "off")
 
