@@ -31,6 +31,7 @@ MAX_QUEUE_LENGTH = 1023
 MAX_YAML_BYTES = 1024 * 1024  # a YAML/JSON job request string
 MAX_YAML_ALIASES = 100  # alias references (`*name`) in one YAML document: a "billion laughs" needs many
 MAX_NESTING_DEPTH = 64  # nested mappings/lists in a dict, YAML or JSON request (a real pod spec needs about 10)
+MAX_VALUES = 50_000  # values in one request, each alias expansion counted: bounds the work a small document causes
 MAX_LABEL_LENGTH = 63 * 1024  # a label or annotation key/value, far above Kubernetes' own limits
 MAX_QUANTITY_LENGTH = 64  # characters in one quantity ("64Mi"): more is never a real resource amount
 MAX_QUANTITY_EXPONENT = 30  # |e| in "1e30"; Kubernetes keeps quantities within int64 milli-units anyway
@@ -79,8 +80,9 @@ def load_yaml(text: str, field: str) -> Any:
     """A YAML (or JSON) document, within MAX_YAML_BYTES, MAX_YAML_ALIASES and MAX_NESTING_DEPTH."""
     if len(text) > MAX_YAML_BYTES or len(text.encode("utf-8", "surrogatepass")) > MAX_YAML_BYTES:
         raise InvalidJobSpecError(field, f"is larger than {MAX_YAML_BYTES} bytes", "a pod spec is a few kilobytes")
-    loader = _BoundedLoader(text)
+    loader = None
     try:
+        loader = _BoundedLoader(text)  # the reader refuses some characters (e.g. "\x1f") already here
         return loader.get_single_data()
     except _YamlLimit as limit:
         raise InvalidJobSpecError(field, f"YAML {limit.problem}", limit.fix) from None
@@ -90,14 +92,20 @@ def load_yaml(text: str, field: str) -> Any:
     except (RecursionError, ValueError, TypeError, OverflowError) as error:  # e.g. a timestamp out of range
         raise InvalidJobSpecError(field, f"is not valid YAML: {type(error).__name__}: {error}") from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
 
 
 def check_depth(value: Any, field: str, limit: int = MAX_NESTING_DEPTH) -> None:
-    """Refuse a dict/list nested deeper than `limit` (or holding itself), without recursion."""
+    """Refuse a dict/list nested deeper than `limit` (or holding itself), or with more than MAX_VALUES values once
+    shared parts (YAML aliases) are counted each time they appear; without recursion."""
     stack: list[tuple[Any, int]] = [(value, 1)]
+    seen = 0
     while stack:
         item, depth = stack.pop()
+        seen += 1
+        if seen > MAX_VALUES:
+            raise InvalidJobSpecError(field, f"holds more than {MAX_VALUES} values", "a pod spec needs far fewer")
         if isinstance(item, Mapping):
             children: Any = item.values()
         elif isinstance(item, (list, tuple)):

@@ -97,9 +97,11 @@ class QarnotOperator(BatchJobOperator):
         for field, value in (("constants", constants), ("labels", labels), ("input_files", input_files)):
             if value is not None and not isinstance(value, Mapping):
                 raise InvalidJobSpecError(field, f"is a {type(value).__name__}", "give a dict")
+        input_buckets = () if input_buckets is None else input_buckets
         if isinstance(input_buckets, (str, bytes)) or not isinstance(input_buckets, Sequence):
             raise InvalidJobSpecError("input_buckets", f"is a {type(input_buckets).__name__}", "give a list of names")
-        if isinstance(hardware_constraints, (str, bytes, Mapping)) or not all(
+        hardware_constraints = () if hardware_constraints is None else hardware_constraints
+        if not isinstance(hardware_constraints, (list, tuple)) or not all(
             isinstance(h, Mapping) for h in hardware_constraints
         ):
             raise InvalidJobSpecError("hardware_constraints", "is not a list of dicts", '[{"discriminator": ...}]')

@@ -127,7 +127,17 @@ def test_unknown_field_message_names_it():
 
 
 @pytest.mark.parametrize(
-    ("a", "b"), [("1", "1000m"), ("1Ki", "1024"), ("0.5", "500m"), ("1e3", "1k"), ("64Mi", "67108864")]
+    ("a", "b"),
+    [
+        ("1", "1000m"),
+        ("1Ki", "1024"),
+        ("0.5", "500m"),
+        ("1e3", "1k"),
+        ("64Mi", "67108864"),
+        ("1Ei", str(2**60)),
+        ("1E", "1e18"),
+        ("2E-3", "2m"),
+    ],
 )
 def test_quantities_compare_by_value(a, b):
     assert quantity_value(a) == quantity_value(b)
