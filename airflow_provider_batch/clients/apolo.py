@@ -47,6 +47,7 @@ from airflow_provider_batch.clients.apolo_types import (
     SecretFile,
     ServerConfig,
     Volume,
+    check_preset,
 )
 
 T = TypeVar("T")
@@ -211,6 +212,7 @@ class ApoloClient:
         """Start a job on a preset (`POST /jobs?from_preset`). life_span and schedule_timeout are in seconds."""
         cluster, org, project = await self.where()
         cluster, org, project = cluster_name or cluster, org_name or org, project_name or project
+        check_preset(self._server, cluster, preset_name)  # only when /config was already read
         container = Container(
             image=image,
             entrypoint=entrypoint,

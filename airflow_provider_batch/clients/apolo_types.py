@@ -10,6 +10,8 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from airflow_provider_batch.common.errors import InvalidJobSpecError
+
 
 class JobStatus(str, enum.Enum):
     """A job's status. `suspended` is a preemptible job paused by the scheduler; `unknown` is any status this client
@@ -383,3 +385,15 @@ class ServerConfig:
             if p.get("org_name")
         )
         return cls(bool(data.get("authorized", False)), clusters, projects)
+
+
+def check_preset(server: ServerConfig | None, cluster: str, preset_name: str) -> None:
+    """Refuse a preset the cluster does not have, when the client already knows the cluster's presets (from
+    `GET /config`); leave it to the server otherwise. Raises InvalidJobSpecError naming preset_name."""
+    info = server.clusters.get(cluster) if server is not None else None
+    if info is None or not info.presets or preset_name in info.presets:
+        return
+    shown = ", ".join(info.presets[:20])
+    raise InvalidJobSpecError(
+        "preset_name", f"Preset was not found: {preset_name[:80]!r} on cluster {cluster}", f"use one of {shown}"
+    )
