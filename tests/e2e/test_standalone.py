@@ -22,13 +22,14 @@ from dataclasses import dataclass
 
 import psutil
 import pytest
-from _standalone import AirflowStandalone, TaskWatcher, wait_for
+from _standalone import BOOT_TIMEOUT, AirflowStandalone, TaskWatcher, wait_for
 
 from airflow_provider_batch.clients.armada import ArmadaClient, JobState
 from airflow_provider_batch.common.channel import CallCredentials, GrpcChannelArguments
 from airflow_provider_batch.emulators import LaunchedEmulators, launch
 
-pytestmark = [pytest.mark.slow, pytest.mark.wire, pytest.mark.timeout(600)]
+# the first test's budget includes the module's standalone boot (BOOT_TIMEOUT, sized for a loaded 2-core machine)
+pytestmark = [pytest.mark.slow, pytest.mark.wire, pytest.mark.timeout(int(BOOT_TIMEOUT) + 600)]
 
 QUEUE = "standalone"
 TASK = "job"
@@ -279,3 +280,16 @@ def test_one_submission_per_task_in_the_whole_module(stack: Stack) -> None:
     submitted = stack.calls(SUBMIT) - stack.calls_before.get(SUBMIT, 0)
     assert submitted == 4, f"{submitted} SubmitJobs calls for 4 tasks"
     assert stack.calls(CANCEL) - stack.calls_before.get(CANCEL, 0) == 1
+
+
+def test_a_boot_timeout_names_what_did_not_come_up(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Two seconds are too few for any component: the error names them and tails the standalone log."""
+    home = tmp_path_factory.mktemp("standalone_timeout")
+    (home / "dags").mkdir()
+    airflow = AirflowStandalone(home, home / "dags", boot_timeout=2.0)
+    with pytest.raises(AssertionError) as raised:
+        airflow.start()
+    first = str(raised.value).splitlines()[0]
+    assert first.startswith("airflow standalone not healthy after 2s: "), first
+    assert "api-server (no answer from" in first or "scheduler (" in first, first
+    assert airflow.process is not None and airflow.process.poll() is not None, "the standalone was left running"
