@@ -13,7 +13,7 @@ from typing import Any
 
 import boto3
 from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError
+from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError, ParamValidationError
 
 from airflow_provider_batch.clients.qarnot_errors import (
     QarnotError,
@@ -87,6 +87,8 @@ def storage_error(call: str, error: Exception) -> QarnotError:
         if code in _DENIED_CODES:
             return QarnotUnauthorizedError(call, str(status or code), message)
         return error_for(call, status or 400, "", message)
+    if isinstance(error, ParamValidationError):  # boto3 refused the arguments: no retry can change that
+        return QarnotError(call, "invalid request", str(error), retryable=False)
     if isinstance(error, (EndpointConnectionError, BotoCoreError, OSError)):
         return network_error(call, error)
     return QarnotUnavailableError(call, type(error).__name__, str(error))

@@ -305,3 +305,12 @@ def test_shared_parts_within_the_alias_budget_are_still_bounded():
     with pytest.raises(InvalidJobSpecError, match="holds more than 50000 values"):
         parse_pod_spec("\n".join(lines))
     assert time.monotonic() - started < 2
+
+
+def test_arguments_boto3_refuses_are_not_a_transient_network_error():
+    from botocore.exceptions import ParamValidationError
+
+    from airflow_provider_batch.clients.qarnot_storage import storage_error
+
+    error = storage_error("put b/k", ParamValidationError(report="Invalid bucket name"))
+    assert type(error) is QarnotError and not error.retryable
