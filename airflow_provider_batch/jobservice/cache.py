@@ -82,15 +82,19 @@ class JobWatcher:
         self._task: asyncio.Task[None] | None = None
         self.polls = 0
 
-    def watch(self, job: JobRef, poll_interval: float, known: JobStatus | None = None) -> _Watched:
-        """Start (or keep) watching a job; `known` is a state remembered from before a restart."""
+    def watch(
+        self, job: JobRef, poll_interval: float, known: JobStatus | None = None, asked_ago: float = 0.0
+    ) -> _Watched:
+        """Start (or keep) watching a job; `known` is a state remembered from before a restart, `asked_ago` how
+        many seconds ago a caller last asked about it (a resumed job is forgotten when its own time is up)."""
+        asked = time.monotonic() - max(0.0, asked_ago)
         watched = self._jobs.get(job.job_id)
         if watched is None:
-            watched = self._jobs[job.job_id] = _Watched(job, time.monotonic(), known)
+            watched = self._jobs[job.job_id] = _Watched(job, asked, known)
             if known is not None:
                 watched.known.set()
             self._wake.set()
-        watched.last_asked = time.monotonic()
+        watched.last_asked = max(watched.last_asked, asked)
         if poll_interval < self.interval:
             self.interval = max(poll_interval, MIN_INTERVAL)
         if self._task is None or self._task.done():

@@ -8,12 +8,17 @@ from __future__ import annotations
 
 import asyncio
 import importlib
+import logging
 from typing import Protocol
 
 from airflow_provider_batch.common.jobref import JobRef
+from airflow_provider_batch.common.limits import MAX_POLL_INTERVAL, MIN_POLL_INTERVAL, check_conn_id
 from airflow_provider_batch.common.states import JobStatus
 from airflow_provider_batch.hooks.base import BatchHook
+from airflow_provider_batch.jobservice.boundary import REMOTE_BACKENDS, check_backend
 from airflow_provider_batch.jobservice.cache import FOLLOW_MIN_JOBS, JobServiceCache, embedded_cache
+
+log = logging.getLogger(__name__)
 
 HOOKS = {
     "armada": "airflow_provider_batch.hooks.armada.ArmadaHook",
@@ -43,6 +48,24 @@ def hook_for(backend: str, conn_id: str) -> BatchHook:
     module, _, name = path.rpartition(".")
     hook_class: type[BatchHook] = getattr(importlib.import_module(module), name)
     return hook_class(conn_id)
+
+
+def remote_hook_for(backend: str, conn_id: str) -> BatchHook:
+    """`hook_for` as the standalone job service may use it: a backend it may serve remotely (never
+    armada_channel, whose "connection id" is channel arguments) and a plain connection id."""
+    return hook_for(check_backend(backend), check_conn_id(conn_id))
+
+
+async def connection_exists(conn_id: str) -> bool:
+    """Whether Airflow knows this connection (environment, secrets backend or metadata database)."""
+    from airflow.sdk import BaseHook
+    from airflow.sdk.exceptions import AirflowNotFoundException
+
+    try:
+        await BaseHook.aget_connection(conn_id)
+    except AirflowNotFoundException:
+        return False
+    return True
 
 
 def _event_stream_min_jobs() -> int:
@@ -109,7 +132,9 @@ class RemoteStatusSource(CachedStatusSource):
 
     async def status(self, job: JobRef, poll_interval: float) -> JobStatus:
         client = await self._service.aget_client()
-        answer = (await client.get_job_statuses([job], poll_interval))[job.job_id]
+        # The service refuses intervals outside its bounds; a trigger's own (trusted) interval is brought inside.
+        interval = min(max(poll_interval, MIN_POLL_INTERVAL), MAX_POLL_INTERVAL)
+        answer = (await client.get_job_statuses([job], interval))[job.job_id]
         if isinstance(answer, Exception):
             raise answer
         return answer
@@ -122,10 +147,16 @@ class RemoteStatusSource(CachedStatusSource):
 
 
 def open_source(job: JobRef) -> StatusSource:
-    """The standalone job service when `[batch] jobservice_conn_id` names one, else the embedded cache."""
+    """The standalone job service when `[batch] jobservice_conn_id` names one, else the embedded cache.
+
+    Jobs the service does not serve (armada_channel: channel arguments from the DAG author, trusted here but never
+    sent over the wire) are watched by the embedded cache of this triggerer.
+    """
     from airflow.sdk import conf
 
     jobservice_conn_id = conf.get("batch", "jobservice_conn_id", fallback="")
-    if jobservice_conn_id:
+    if jobservice_conn_id and job.backend in REMOTE_BACKENDS:
         return RemoteStatusSource(job.backend, job.conn_id, jobservice_conn_id)
+    if jobservice_conn_id:
+        log.debug("%s jobs are watched in the triggerer, not by the job service", job.backend)
     return CachedStatusSource(job.backend, job.conn_id)

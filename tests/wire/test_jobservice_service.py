@@ -16,7 +16,7 @@ from airflow_provider_batch.clients.jobservice import JobServiceResponse
 from airflow_provider_batch.common.channel import CallCredentials, GrpcChannelArguments
 from airflow_provider_batch.common.jobref import JobRef
 from airflow_provider_batch.common.states import JobState, JobStatus
-from airflow_provider_batch.jobservice.store import JobStore
+from airflow_provider_batch.jobservice.store import MIGRATIONS, JobStore
 
 pytestmark = pytest.mark.wire
 State = JobServiceResponse.State
@@ -102,10 +102,10 @@ def test_postgres_store_migrates_once_and_keeps_rows():
         store.save([(job, JobStatus(JobState.RUNNING, "RUNNING"))])
         store.close()
         again = JobStore(url)  # a restart: migrations do not run twice, nothing is dropped
-        assert again.migrate() == 2
+        assert again.migrate() == len(MIGRATIONS)
         assert again.load() == [(job, JobStatus(JobState.RUNNING, "RUNNING", ""))]
         with again.engine.connect() as db:
-            assert db.execute(sa.text("SELECT COUNT(*) FROM batch_jobservice_schema")).scalar() == 2
+            assert db.execute(sa.text("SELECT COUNT(*) FROM batch_jobservice_schema")).scalar() == len(MIGRATIONS)
         again.close()
     finally:
         with admin.begin() as db:
