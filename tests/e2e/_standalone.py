@@ -33,10 +33,11 @@ T = TypeVar("T")
 VENV_BIN = Path(sys.executable).parent
 COMPONENTS = ("metadatabase", "scheduler", "triggerer", "dag_processor")
 TERMINAL_RUN_STATES = frozenset({"success", "failed"})
-# Boot to all-healthy, measured on the 2-core CI kind of machine: 81 s quiet; BOOT_MEASURED_UNDER_LOAD s with two
-# busy loops on both cores beside it (measure_boot below). The budget is that with 2x headroom.
-BOOT_MEASURED_UNDER_LOAD = 200.0
-BOOT_TIMEOUT = 2 * BOOT_MEASURED_UNDER_LOAD
+# Boot to all-healthy on the 2-core machine CI runs on, measured with measure_boot below while other test runs shared
+# the cores: 25 s beside 2 busy loops, 35 s beside 6. CPU load alone costs little; what made the earlier 180 s budget
+# fail was a whole parallel test suite beside it (issue 13: more than 180 s, memory and disk as well as CPU). The
+# budget covers that with margin; a real hang still ends, with the components that were not healthy named.
+BOOT_TIMEOUT = 420.0
 
 
 def free_port() -> int:
