@@ -11,7 +11,8 @@ WORKDIR /opt/airflow-provider-batch
 # grpcio and protobuf): setuptools lists the packages before its build step would generate them, so a wheel built
 # from a clean tree would lack them.
 RUN python -m venv /tmp/protoc \
-    && /tmp/protoc/bin/pip install --no-cache-dir -q setuptools "grpcio-tools>=1.84.0,<1.86" \
+    && /tmp/protoc/bin/pip install --no-cache-dir -q setuptools "$(python -c 'import tomllib; print(next(r for r in \
+        tomllib.load(open("pyproject.toml", "rb"))["build-system"]["requires"] if r.startswith("grpcio-tools")))')" \
     && /tmp/protoc/bin/python setup.py generate \
     && rm -rf /tmp/protoc
 # Pinning apache-airflow keeps pip from changing the image's Airflow. Extras: postgres for the job service's store,
