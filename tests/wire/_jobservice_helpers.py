@@ -17,15 +17,25 @@ TOKEN = "service-token"
 
 
 class Service:
-    def __init__(self, store: str, emulator: Any, port: int = 0) -> None:
+    def __init__(
+        self,
+        store: str,
+        emulator: Any,
+        port: int = 0,
+        env_extra: dict[str, str] | None = None,
+        args: list[str] | None = None,
+        stderr: Any = None,
+    ) -> None:
         env = dict(os.environ)
         env["AIRFLOW_CONN_ARMADA_DEFAULT"] = json.dumps(
             {"conn_type": "armada", "host": emulator.target, "password": emulator.token}
         )
+        env.update(env_extra or {})
         command = [sys.executable, "-m", "airflow_provider_batch.jobservice", "serve", "--port", str(port)]
         self.process = subprocess.Popen(
-            [*command, "--store", store, "--token", TOKEN, "--log-level", "WARNING"],
+            [*command, "--store", store, "--token", TOKEN, "--log-level", "WARNING", *(args or [])],
             stdout=subprocess.PIPE,
+            stderr=stderr,
             env=env,
             text=True,
         )
