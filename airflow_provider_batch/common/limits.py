@@ -29,16 +29,18 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def check_poll_interval(value: Any, field: str = "poll_interval") -> float:
-    """A finite number of seconds within [0.5, 3600]; the value as a float."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise InvalidJobSpecError(
-            field, f"{value!r} is not a number", f"give seconds between {MIN_POLL_INTERVAL} and {MAX_POLL_INTERVAL:g}"
-        )
-    seconds = float(value)
+    """A finite number of seconds within [0.5, 3600] (a number, or a string of one); the value as a float."""
+    bounds = f"{MIN_POLL_INTERVAL} s to {MAX_POLL_INTERVAL:g} s"
+    try:
+        if isinstance(value, bool):
+            raise TypeError
+        seconds = float(value)
+    except (TypeError, ValueError):
+        raise InvalidJobSpecError(field, f"{_shown(value)} is not a number", f"give seconds, {bounds}") from None
     if not math.isfinite(seconds) or not MIN_POLL_INTERVAL <= seconds <= MAX_POLL_INTERVAL:
         raise InvalidJobSpecError(
             field,
-            f"{value!r} is outside {MIN_POLL_INTERVAL} s to {MAX_POLL_INTERVAL:g} s",
+            f"{_shown(value)} is outside {bounds}",
             f"give a finite number of seconds between {MIN_POLL_INTERVAL} and {MAX_POLL_INTERVAL:g}",
         )
     return seconds

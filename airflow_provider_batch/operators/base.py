@@ -26,6 +26,7 @@ from airflow_provider_batch.common.errors import (
 )
 from airflow_provider_batch.common.identity import JobIdentity
 from airflow_provider_batch.common.jobref import JobRef
+from airflow_provider_batch.common.limits import check_poll_interval
 from airflow_provider_batch.common.reattach import ReattachPolicy, check_policy, should_reattach
 from airflow_provider_batch.common.retry import RetryPolicy
 from airflow_provider_batch.common.states import JobState, JobStatus
@@ -42,7 +43,8 @@ class BatchJobOperator(BaseOperator):
     """Base of the batch operators. DAG authors use ArmadaOperator and its siblings, not this class.
 
     deferrable: wait in the triggerer instead of holding a worker slot ([operators] default_deferrable).
-    poll_interval: seconds between status checks ([batch] default_poll_interval, 10).
+    poll_interval: seconds between status checks ([batch] default_poll_interval, 10); a finite number from 0.5 to
+        3600, anything else (NaN, inf, 0, negatives, more than an hour) is refused with ValueError.
     timeout: how long the job may take (seconds or a timedelta); past it the job is cancelled and the task fails.
     reattach_policy: what a retry does with the job an earlier try submitted: "live" (reattach to a queued,
         running or succeeded job; submit anew after a failure), "always", "never", or a callable(state, reason)
@@ -71,11 +73,10 @@ class BatchJobOperator(BaseOperator):
         self.deferrable = (
             conf.getboolean("operators", "default_deferrable", fallback=False) if deferrable is None else deferrable
         )
-        self.poll_interval = float(
+        interval = (
             poll_interval if poll_interval is not None else conf.getfloat("batch", "default_poll_interval", fallback=10)
         )
-        if self.poll_interval <= 0:
-            raise ValueError(f"poll_interval: {poll_interval!r} must be a positive number of seconds")
+        self.poll_interval = check_poll_interval(interval)  # InvalidJobSpecError, a ValueError naming the bounds
         self.timeout = timeout.total_seconds() if isinstance(timeout, timedelta) else timeout
         self.reattach_policy = check_policy(
             reattach_policy or conf.get("batch", "default_reattach_policy", fallback="live")

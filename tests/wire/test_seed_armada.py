@@ -254,7 +254,7 @@ def test_seed_deferrable_operator_through_the_job_service(
         armada_queue=armada_queue,
         job_set_id="seed-deferred",
         job_request_items=[item(armada, "sleep 0.5; exit 5")],
-        poll_interval=0.3,
+        poll_interval=0.5,
     )
     with pytest.raises(TaskDeferred) as deferred:
         operator.execute(context("run-d"))
