@@ -8,7 +8,10 @@ as `CallCredentials`, which add the `authorization` metadata to every call.
 from __future__ import annotations
 
 import base64
+import ipaddress
 import json
+import logging
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,6 +19,10 @@ from typing import Any
 
 import grpc
 import grpc.aio
+
+log = logging.getLogger(__name__)
+_warned_plaintext: set[str] = set()
+_warned_lock = threading.Lock()
 
 _COMPRESSION = {
     "none": grpc.Compression.NoCompression,
@@ -75,6 +82,7 @@ class GrpcChannelArguments:
 
     def channel(self, credentials: CallCredentials | None = None) -> grpc.Channel:
         """A blocking channel; `credentials` add the authorization metadata to every call."""
+        self._warn_if_plaintext(credentials)
         if self.tls:
             channel = grpc.secure_channel(self.target, self._ssl(), self._options(), self._compression())
         else:
@@ -85,6 +93,7 @@ class GrpcChannelArguments:
 
     def aio_channel(self, credentials: CallCredentials | None = None) -> grpc.aio.Channel:
         """An asyncio channel; `credentials` add the authorization metadata to every call."""
+        self._warn_if_plaintext(credentials)
         interceptors: Sequence[grpc.aio.ClientInterceptor] | None = None
         if credentials is not None:
             metadata = credentials.metadata()
@@ -92,6 +101,20 @@ class GrpcChannelArguments:
         if self.tls:
             return grpc.aio.secure_channel(self.target, self._ssl(), self._options(), self._compression(), interceptors)
         return grpc.aio.insecure_channel(self.target, self._options(), self._compression(), interceptors)
+
+    def _warn_if_plaintext(self, credentials: CallCredentials | None) -> None:
+        """One warning per endpoint when a token would cross a network unencrypted (loopback is fine)."""
+        if credentials is None or self.tls or is_loopback(self.target):
+            return
+        with _warned_lock:
+            if self.target in _warned_plaintext:
+                return
+            _warned_plaintext.add(self.target)
+        log.warning(
+            "sending credentials in plain text to %s: anyone on the network can read the token; "
+            "set tls (and ca_cert for a private CA) on the connection",
+            self.target,
+        )
 
     def _ssl(self) -> grpc.ChannelCredentials:
         if not self.ca_cert:
@@ -137,6 +160,19 @@ class GrpcChannelArguments:
     @classmethod
     def from_json(cls, text: str) -> GrpcChannelArguments:
         return cls.deserialize(json.loads(text))
+
+
+def is_loopback(target: str) -> bool:
+    """Whether a `host:port` (or `unix:` path) target stays on this machine."""
+    if target.startswith(("unix:", "unix-abstract:")):
+        return True
+    host = target.rsplit(":", 1)[0].strip("[]").lower()
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 # -- interceptors that add the authorization metadata ---------------------------------------------------------
