@@ -40,8 +40,10 @@ class ArmadaOperator(BatchJobOperator):
 
     job_request: the pod spec: a dict (Kubernetes keys), a YAML string, a .yaml/.yml/.json file name (rendered as
         a template), a PodSpec or JobSubmitRequestItem message, or a callable(context) returning one of those.
-    queue: the Armada queue (also accepted as armada_queue); defaults to the connection's default queue. It is
-        kept as `armada_queue`: Airflow's own `queue` (the executor queue) is `executor_queue` here.
+    queue: the Armada queue; defaults to the connection's default queue. It is kept as `armada_queue`: Airflow's
+        own `queue` (the executor queue) is `executor_queue` here.
+    armada_queue: the Armada queue, as the original operator names it. When it is given, `queue` keeps Airflow's
+        meaning (the executor queue), as in the original operator and in `default_args`.
     job_set_id: the job set the job joins (templated; defaults to "<dag_id>-<run_id>").
     priority, namespace, labels, annotations: as on Armada's JobSubmitRequestItem.
     armada_conn_id: an `armada` connection (endpoint, TLS, token, default queue, Lookout URL).
@@ -96,6 +98,11 @@ class ArmadaOperator(BatchJobOperator):
         job_service_channel_args: Mapping[str, Any] | None = None,
         **kwargs: Any,
     ) -> None:
+        if armada_queue is not None:
+            # The original operator's form: `queue` is Airflow's executor queue, `armada_queue` the Armada one.
+            armada_queue, executor_queue = armada_queue or None, executor_queue or queue
+        else:
+            armada_queue = queue
         if executor_queue is not None:
             kwargs["queue"] = executor_queue
         super().__init__(conn_id=armada_conn_id, **kwargs)
@@ -110,7 +117,7 @@ class ArmadaOperator(BatchJobOperator):
         self.lookout_url_template = lookout_url_template
         self.armada_channel_args = self._spec(armada_channel_args, "armada_channel_args")
         self.job_service_channel_args = self._spec(job_service_channel_args, "job_service_channel_args")
-        self.armada_queue = queue or armada_queue
+        self.armada_queue = armada_queue
         self.job_set_id = job_set_id
         # Checked here, at DAG parse time, so a wrong type fails the DAG import, not each try of the task.
         self.priority = check_priority(priority)
@@ -120,6 +127,21 @@ class ArmadaOperator(BatchJobOperator):
         self.namespace = namespace
         self.labels = check_string_map(labels, "labels")
         self.annotations = check_string_map(annotations, "annotations")
+
+    @classmethod
+    def partial(cls, **kwargs: Any) -> Any:  # type: ignore[override]
+        """Map over this operator (`.partial(...).expand(...)`), with Airflow's `queue` kept for the executor.
+
+        Airflow keeps a mapped task's `queue` as its executor queue and, before 3.3, fills it with
+        `[operators] default_queue` when it is not given, so the Armada queue travels as `armada_queue` ("" for the
+        connection's default queue) and `queue` holds the executor queue.
+        """
+        if "armada_queue" not in kwargs:
+            kwargs["armada_queue"] = kwargs.pop("queue", None) or ""
+        executor_queue = kwargs.pop("executor_queue", None)
+        if executor_queue is not None:
+            kwargs["queue"] = executor_queue
+        return super().partial(**kwargs)
 
     @staticmethod
     def _spec(args: Mapping[str, Any] | None, field: str) -> dict[str, Any] | None:
