@@ -129,7 +129,7 @@ class ArmadaOperator(BatchJobOperator):
         self.annotations = check_string_map(annotations, "annotations")
 
     @classmethod
-    def partial(cls, **kwargs: Any) -> Any:  # type: ignore[override]
+    def partial(cls, **kwargs: Any) -> Any:
         """Map over this operator (`.partial(...).expand(...)`), with Airflow's `queue` kept for the executor.
 
         Airflow keeps a mapped task's `queue` as its executor queue and, before 3.3, fills it with
