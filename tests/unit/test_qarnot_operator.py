@@ -19,7 +19,9 @@ RUNNING = JobStatus(JobState.RUNNING, "FullyExecuting")
 CANCELLING = JobStatus(JobState.RUNNING, "PendingCancel")
 SUCCEEDED = JobStatus(JobState.SUCCEEDED, "Success")
 FAILED = JobStatus(JobState.FAILED, "Failure", "exit code 3; failed instances: instance 1 Failure")
-JOB = JobRef("qarnot", "qarnot_default", "t-1", {"tag": "airflow-job-x", "name": "dag.task", "result_bucket": "outputs"})
+JOB = JobRef(
+    "qarnot", "qarnot_default", "t-1", {"tag": "airflow-job-x", "name": "dag.task", "result_bucket": "outputs"}
+)
 CMD = {"DOCKER_REPO": "library/alpine", "DOCKER_CMD": "sh -c 'echo hi'"}
 
 
