@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
-import datetime
-import ipaddress
 import subprocess
 import sys
 from concurrent import futures
 
 import grpc
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
+from _tls_helpers import self_signed_pem
 
 from airflow_provider_batch._proto.armada import health_pb2, submit_pb2_grpc
 from airflow_provider_batch.clients.armada import ArmadaClient, ArmadaRpcError
@@ -40,31 +35,6 @@ print("ok")
     assert done.stdout.strip() == "ok"
 
 
-def _self_signed() -> tuple[bytes, bytes]:
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
-    now = datetime.datetime.now(datetime.timezone.utc)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=1))
-        .not_valid_after(now + datetime.timedelta(hours=1))
-        .add_extension(
-            x509.SubjectAlternativeName([x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-            critical=False,
-        )
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    key_pem = key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    )
-    return key_pem, cert.public_bytes(serialization.Encoding.PEM)
-
-
 class _Submit(submit_pb2_grpc.SubmitServicer):
     def Health(self, request, context):
         metadata = dict(context.invocation_metadata())
@@ -75,7 +45,7 @@ class _Submit(submit_pb2_grpc.SubmitServicer):
 
 @pytest.mark.wire
 def test_tls_with_a_custom_ca_bundle(tmp_path):
-    key_pem, cert_pem = _self_signed()
+    key_pem, cert_pem = self_signed_pem()
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
     submit_pb2_grpc.add_SubmitServicer_to_server(_Submit(), server)
     port = server.add_secure_port("127.0.0.1:0", grpc.ssl_server_credentials([(key_pem, cert_pem)]))

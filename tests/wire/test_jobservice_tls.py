@@ -2,18 +2,12 @@
 
 from __future__ import annotations
 
-import datetime
-import ipaddress
 import json
-from pathlib import Path
 
 import grpc
 import pytest
 from _jobservice_helpers import TOKEN, Service
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
+from _tls_helpers import self_signed_files
 
 from airflow_provider_batch.clients.jobservice import JobServiceClient
 from airflow_provider_batch.common.channel import CallCredentials, GrpcChannelArguments
@@ -24,36 +18,8 @@ from airflow_provider_batch.hooks.jobservice import JobServiceHook
 pytestmark = pytest.mark.wire
 
 
-def _self_signed(directory: Path, name: str) -> tuple[Path, Path]:
-    """A self-signed certificate for localhost and 127.0.0.1 (its own CA), and its key, as PEM files."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
-    now = datetime.datetime.now(datetime.timezone.utc)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .issuer_name(subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=1))
-        .not_valid_after(now + datetime.timedelta(hours=1))
-        .add_extension(
-            x509.SubjectAlternativeName([x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-            critical=False,
-        )
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    cert_path, key_path = directory / f"{name}.pem", directory / f"{name}.key"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-    )
-    return cert_path, key_path
-
-
 async def test_the_connection_reaches_a_tls_service_with_its_ca(tmp_path, armada_emulator, monkeypatch):
-    cert, key = _self_signed(tmp_path, "server")
+    cert, key = self_signed_files(tmp_path, "server")
     service = Service(str(tmp_path / "js.db"), armada_emulator, args=["--tls-cert", str(cert), "--tls-key", str(key)])
     try:
         extra = {"tls": True, "ca_cert": cert.read_text()}
@@ -77,8 +43,8 @@ async def test_the_connection_reaches_a_tls_service_with_its_ca(tmp_path, armada
 
 
 def test_mutual_tls_refuses_a_client_without_a_certificate(tmp_path, armada_emulator):
-    cert, key = _self_signed(tmp_path, "server")
-    client_cert, client_key = _self_signed(tmp_path, "client")
+    cert, key = self_signed_files(tmp_path, "server")
+    client_cert, client_key = self_signed_files(tmp_path, "client")
     args = ["--tls-cert", str(cert), "--tls-key", str(key), "--tls-client-ca", str(client_cert)]
     service = Service(str(tmp_path / "js.db"), armada_emulator, args=args)
     try:
