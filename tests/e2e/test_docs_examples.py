@@ -7,9 +7,10 @@ A fenced block whose info string is exactly `python`, `sh` or `bash` (also inden
   prints, and a temporary AIRFLOW_HOME. A block that defines a DAG (`@dag`, `with DAG`) is also saved in a temporary
   dags folder, and a DagBag of that folder must have no import errors.
 - Shell blocks of one doc are joined into one `set -e` bash script, run in a temporary folder (with a `.venv` link to
-  the repository's venv, so documented `.venv/bin/...` paths work) with its own HOME, a time limit, in a process
-  group killed at the end (a walk-through may leave emulators in the background). The README's walk-through saves
-  its Armada example as `.try/dags/armada_hello.py`, and `airflow dags test` must end in success.
+  the venv running the tests, normally the repository's, so documented `.venv/bin/...` paths work) with its own
+  HOME, a time limit, in a process group killed at the end (a walk-through may leave emulators in the background).
+  The README's walk-through saves its Armada example as `.try/dags/armada_hello.py`, and `airflow dags test` must
+  end in success.
 - A block fenced `python no-run` or `sh no-run` (or `bash no-run`) is not run; the sentence saying why must stand in
   the 3 non-blank lines before it, or be its first comment line, and mention the docs test (`not run by the docs
   test`, `the docs test does not run this block`, ...). The skipped blocks are printed.
@@ -41,6 +42,8 @@ REASON_RE = re.compile(r"docs test|not run|not executed", re.IGNORECASE)
 PYTHON_TIMEOUT = 120.0
 SHELL_TIMEOUT = 180.0
 
+# the venv running the tests (the repository's .venv under `make test`), for documented `.venv/bin/...` paths
+VENV = Path(sys.prefix)
 EMULATORS = [sys.executable, "-m", "airflow_provider_batch.emulators"]
 SECRET_RE = re.compile(r'("(?:password|token)": )"[^"]*"')
 FENCE_RE = re.compile(r"^(?P<indent>[ \t]*)(?P<fence>`{3,}|~{3,})(?P<info>[^`]*)$")
@@ -290,7 +293,7 @@ def test_shell_examples_run(doc: str, tmp_path: Path) -> None:
     blocks = [b for b in ALL[doc] if b.lang in ("sh", "bash") and not b.no_run]
     work = tmp_path / "work"
     work.mkdir()
-    (work / ".venv").symlink_to(REPO / ".venv")
+    (work / ".venv").symlink_to(VENV)
     home = tmp_path / "home"
     home.mkdir()
     if doc == "README.md":
