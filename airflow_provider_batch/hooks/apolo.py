@@ -202,6 +202,8 @@ class ApoloHook(BatchHook):
             cluster, org, project = self.client.where()
         except Exception as error:  # the UI shows the message
             return False, connection_test_failure(error, self.conn_id, self.endpoint())
+        finally:
+            self.close()  # its HTTP session, which nothing else would close in a one-off test
         user = token_user(self.settings.config.token)
         who = f"the token of user {user}" if user else "the token"
         where = f"cluster {cluster}, org {org}, project {project}"

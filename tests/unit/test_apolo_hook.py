@@ -134,12 +134,16 @@ def test_the_api_url_from_the_host(host, schema, port, url):
 
 
 def test_test_connection_asks_for_the_config(hook):
-    hook.client.where.return_value = ("c1", "o1", "p1")
+    client = hook.client
+    client.where.return_value = ("c1", "o1", "p1")
     assert hook.test_connection() == (
         True,
         "Apolo at https://api.apolo.us/api/v1 accepts the token (cluster c1, org o1, project p1)",
     )
-    hook.client.get_config.side_effect = ApoloUnavailableError("GET /config", "503", "Service Unavailable")
+    client.close.assert_called_once()  # a one-off test leaves no HTTP session open
+    assert "client" not in hook.__dict__
+    hook.__dict__["client"] = client
+    client.get_config.side_effect = ApoloUnavailableError("GET /config", "503", "Service Unavailable")
     ok, message = hook.test_connection()
     assert not ok and message == (
         "Connection a failed at https://api.apolo.us/api/v1: Apolo GET /config failed with 503: Service Unavailable"
