@@ -254,7 +254,9 @@ def test_add_connection_form_shows_what_the_provider_declares(api_server: ApiSer
 @pytest.fixture(scope="module")
 def emulators() -> Iterator[LaunchedEmulators]:
     ports = [flag for name in ("armada", "qarnot", "s3", "apolo") for flag in (f"--{name}-port", "0")]
-    launched = launch([*ports, "--admin-port", "0", "--token", TOKEN, "--log-level", "WARNING"])
+    # the demo's Armada connection names its default queue, which the connection test checks exists
+    queue = ["--armada-queue", importlib.import_module("airflow_provider_batch.demo.armada").QUEUE]
+    launched = launch([*ports, *queue, "--admin-port", "0", "--token", TOKEN, "--log-level", "WARNING"])
     try:
         yield launched
     finally:

@@ -205,7 +205,13 @@ def test_deferrable_task_defers_and_its_trigger_runs_in_the_triggerer(stack: Sta
     """(a) The task instance is seen DEFERRED on our trigger, assigned to a triggerer; the triggerer writes the
     trigger's log; the task resumes and succeeds after the job ends, in its first try."""
     assert stack.run_end(DEFERRED, timeout=120) == "success"
-    states = stack.watcher.states(DEFERRED)
+
+    def states_up_to_success() -> list[str] | None:
+        """The watcher polls in its own thread: it may see the end a moment after the run's state says it."""
+        seen = stack.watcher.states(DEFERRED)
+        return seen if "success" in seen else None
+
+    states = wait_for("the task watcher to see success", states_up_to_success, 60)
     assert "deferred" in states, f"never seen deferred: {states}"
     deferred = [s for s in stack.watcher.seen(DEFERRED) if s["state"] == "deferred"]
     assert {s["classpath"] for s in deferred} == {TRIGGER_CLASSPATH}

@@ -29,7 +29,7 @@ async def test_latency_is_added_to_every_call() -> None:
 async def test_stop_ends_open_watchers_and_reports_the_given_token() -> None:
     emulator = ArmadaEmulator(port=0, token="given")
     await emulator.start()
-    assert emulator.ready_info() == {"target": emulator.target, "token": "given"}
+    assert emulator.ready_info() == {"target": emulator.target, "token": "given", "queues": []}
     channel = authorized_aio_channel(emulator.target, "given")
     await submit_pb2_grpc.QueueServiceStub(channel).CreateQueue(submit_pb2.Queue(name="q"))
     call = event_pb2_grpc.EventStub(channel).GetJobSetEvents(event_pb2.JobSetRequest(queue="q", id="js", watch=True))
