@@ -36,11 +36,11 @@ def check_poll_interval(value: Any, field: str = "poll_interval") -> float:
             raise TypeError
         seconds = float(value)
     except (TypeError, ValueError):
-        raise InvalidJobSpecError(field, f"{_shown(value)} is not a number", f"give seconds, {bounds}") from None
+        raise InvalidJobSpecError(field, f"{shown(value)} is not a number", f"give seconds, {bounds}") from None
     if not math.isfinite(seconds) or not MIN_POLL_INTERVAL <= seconds <= MAX_POLL_INTERVAL:
         raise InvalidJobSpecError(
             field,
-            f"{_shown(value)} is outside {bounds}",
+            f"{shown(value)} is outside {bounds}",
             f"give a finite number of seconds between {MIN_POLL_INTERVAL} and {MAX_POLL_INTERVAL:g}",
         )
     return seconds
@@ -48,23 +48,29 @@ def check_poll_interval(value: Any, field: str = "poll_interval") -> float:
 
 def check_conn_id(value: Any, field: str = "conn_id") -> str:
     """A plain Airflow connection id: letters, digits, '_', '.', '-', at most 250 characters."""
-    if not isinstance(value, str) or not CONN_ID.fullmatch(value):
-        raise InvalidJobSpecError(
-            field,
-            f"{_shown(value)} is not an Airflow connection id",
-            f"name a connection with letters, digits, '_', '.' or '-' (at most {MAX_CONN_ID_LENGTH} characters)",
-        )
-    return value
+    return _check_pattern(
+        value,
+        field,
+        CONN_ID,
+        "an Airflow connection id",
+        f"name a connection with letters, digits, '_', '.' or '-' (at most {MAX_CONN_ID_LENGTH} characters)",
+    )
 
 
 def check_job_id(value: Any, field: str = "job_id") -> str:
     """A scheduler's job id: letters, digits, '_', '.', ':', '-', at most 256 characters."""
-    if not isinstance(value, str) or not JOB_ID.fullmatch(value):
-        raise InvalidJobSpecError(
-            field,
-            f"{_shown(value)} is not a job id",
-            f"pass the id the scheduler gave (letters, digits, '_', '.', ':', '-'; at most {MAX_JOB_ID_LENGTH})",
-        )
+    return _check_pattern(
+        value,
+        field,
+        JOB_ID,
+        "a job id",
+        f"pass the id the scheduler gave (letters, digits, '_', '.', ':', '-'; at most {MAX_JOB_ID_LENGTH})",
+    )
+
+
+def _check_pattern(value: Any, field: str, pattern: re.Pattern[str], what: str, fix: str) -> str:
+    if not isinstance(value, str) or not pattern.fullmatch(value):
+        raise InvalidJobSpecError(field, f"{shown(value)} is not {what}", fix)
     return value
 
 
@@ -89,7 +95,7 @@ def check_queue(value: Any, field: str = "queue") -> str:
     return check_name(value, field, MAX_QUEUE_LENGTH)
 
 
-def _shown(value: Any) -> str:
+def shown(value: Any) -> str:
     """A refused value as shown in a message: its start only (it may be long, or an attacker's payload)."""
     text = repr(value)
     return text if len(text) <= 60 else text[:57] + "..."

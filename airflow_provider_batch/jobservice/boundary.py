@@ -23,6 +23,7 @@ from airflow_provider_batch.common.limits import (
     check_conn_id,
     check_job_id,
     check_name,
+    shown,
 )
 
 # The backends a remote caller may name, and the detail keys (with their longest value) each one reads.
@@ -38,10 +39,9 @@ MAX_JOBS_PER_REQUEST = 1000
 
 def check_backend(value: Any, field: str = "backend") -> str:
     if not isinstance(value, str) or value not in REMOTE_DETAILS:
-        shown = repr(value) if len(repr(value)) <= 40 else repr(value)[:37] + "..."
         raise InvalidJobSpecError(
             field,
-            f"{shown} is not served by the job service",
+            f"{shown(value)} is not served by the job service",
             f"use one of {sorted(REMOTE_BACKENDS)} (armada_channel jobs are watched in the triggerer only)",
         )
     return value
