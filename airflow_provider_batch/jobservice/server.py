@@ -105,6 +105,7 @@ class JobServiceServicer(pb_grpc.JobServiceServicer):
         cutoff = now - self.cache.forget_after
         try:
             await asyncio.to_thread(self._store.prune, cutoff)
+            self._pruned_at = now  # the first flush need not prune again
             remembered = await asyncio.to_thread(self._store.load_with_times, cutoff)
         except Exception as error:  # a store that cannot be read must not keep the service from answering
             log.error("could not read the store (%s); starting with nothing watched", error)
