@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, Protocol
 
-from airflow_provider_batch.clients.armada import ArmadaClient
+from airflow_provider_batch.clients.armada.client import ArmadaClient
 from airflow_provider_batch.common.channel import CallCredentials, GrpcChannelArguments
 from airflow_provider_batch.common.identity import JobIdentity
 from airflow_provider_batch.common.jobref import JobRef
@@ -103,7 +103,7 @@ class QarnotWorkload:
         )
 
     def submit(self, ready: dict[str, Any], seconds: list[float]) -> list[JobRef]:
-        from airflow_provider_batch.clients.qarnot_types import TaskSpec
+        from airflow_provider_batch.clients.qarnot.types import TaskSpec
         from airflow_provider_batch.hooks.qarnot import QarnotHook, QarnotSubmission
 
         hook = QarnotHook(CONN_ID)

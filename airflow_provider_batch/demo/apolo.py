@@ -8,10 +8,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from airflow_provider_batch.clients.apolo import ApoloClient, ApoloSyncClient
-from airflow_provider_batch.clients.apolo_config import ApoloConfig
-from airflow_provider_batch.clients.apolo_logs import follow_log
-from airflow_provider_batch.clients.apolo_types import JobDescription
+from airflow_provider_batch.clients.apolo.client import ApoloClient, ApoloSyncClient
+from airflow_provider_batch.clients.apolo.config import ApoloConfig
+from airflow_provider_batch.clients.apolo.logs import follow_log
+from airflow_provider_batch.clients.apolo.types import JobDescription
 from airflow_provider_batch.common.identity import TAG_PREFIX
 from airflow_provider_batch.demo.backend import Expected
 from airflow_provider_batch.demo.jobs import JobReport

@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from airflow_provider_batch.clients.armada import ArmadaClient
+from airflow_provider_batch.clients.armada.client import ArmadaClient
 from airflow_provider_batch.common.channel import CallCredentials, GrpcChannelArguments
 from airflow_provider_batch.demo.backend import Expected
 from airflow_provider_batch.demo.jobs import JobReport, job_set_report

@@ -9,9 +9,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from airflow_provider_batch.clients.qarnot import QarnotClient
-from airflow_provider_batch.clients.qarnot_config import QarnotConfig
-from airflow_provider_batch.clients.qarnot_types import QarnotTask
+from airflow_provider_batch.clients.qarnot.client import QarnotClient
+from airflow_provider_batch.clients.qarnot.config import QarnotConfig
+from airflow_provider_batch.clients.qarnot.types import QarnotTask
 from airflow_provider_batch.common.identity import TAG_PREFIX
 from airflow_provider_batch.demo.backend import Expected
 from airflow_provider_batch.demo.jobs import JobReport

@@ -15,16 +15,16 @@ from datetime import datetime, timedelta, timezone
 from functools import cached_property
 from typing import Any
 
-from airflow_provider_batch.clients.apolo import ApoloClient, ApoloSyncClient
-from airflow_provider_batch.clients.apolo_config import (
+from airflow_provider_batch.clients.apolo.client import ApoloClient, ApoloSyncClient
+from airflow_provider_batch.clients.apolo.config import (
     DEFAULT_API_URL,
     DEFAULT_TIMEOUT,
     ApoloConfig,
     looks_like_passed_config,
 )
-from airflow_provider_batch.clients.apolo_errors import ApoloNameTakenError, ApoloNotFoundError
-from airflow_provider_batch.clients.apolo_logs import read_new_lines
-from airflow_provider_batch.clients.apolo_types import (
+from airflow_provider_batch.clients.apolo.errors import ApoloNameTakenError, ApoloNotFoundError
+from airflow_provider_batch.clients.apolo.logs import read_new_lines
+from airflow_provider_batch.clients.apolo.types import (
     DiskVolume,
     HTTPPort,
     JobDescription,
@@ -32,7 +32,7 @@ from airflow_provider_batch.clients.apolo_types import (
     SecretFile,
     Volume,
 )
-from airflow_provider_batch.clients.apolo_types import JobStatus as ApoloStatus
+from airflow_provider_batch.clients.apolo.types import JobStatus as ApoloStatus
 from airflow_provider_batch.common.errors import connection_test_failure
 from airflow_provider_batch.common.identity import (
     PROVIDER_TAG,

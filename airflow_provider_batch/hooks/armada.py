@@ -12,8 +12,8 @@ from typing import Any
 import grpc
 
 from airflow_provider_batch._proto.armada import submit_pb2
-from airflow_provider_batch.clients.armada import ArmadaAsyncIOClient, ArmadaClient, ArmadaRpcError
-from airflow_provider_batch.clients.armada import JobState as ArmadaState
+from airflow_provider_batch.clients.armada.client import ArmadaAsyncIOClient, ArmadaClient, ArmadaRpcError
+from airflow_provider_batch.clients.armada.client import JobState as ArmadaState
 from airflow_provider_batch.common.channel import CallCredentials, GrpcChannelArguments
 from airflow_provider_batch.common.errors import connection_test_failure
 from airflow_provider_batch.common.identity import JobIdentity

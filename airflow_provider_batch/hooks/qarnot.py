@@ -11,15 +11,15 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from airflow_provider_batch.clients.qarnot import QarnotAsyncClient, QarnotClient
-from airflow_provider_batch.clients.qarnot_config import DEFAULT_CLUSTER_URL, DEFAULT_TIMEOUT, QarnotConfig
-from airflow_provider_batch.clients.qarnot_errors import (
+from airflow_provider_batch.clients.qarnot.client import QarnotAsyncClient, QarnotClient
+from airflow_provider_batch.clients.qarnot.config import DEFAULT_CLUSTER_URL, DEFAULT_TIMEOUT, QarnotConfig
+from airflow_provider_batch.clients.qarnot.errors import (
     QarnotConflictError,
     QarnotMissingBucketError,
     QarnotMissingTaskError,
     QarnotUnauthorizedError,
 )
-from airflow_provider_batch.clients.qarnot_types import QarnotTask, TaskSpec, TaskState, tags_filter
+from airflow_provider_batch.clients.qarnot.types import QarnotTask, TaskSpec, TaskState, tags_filter
 from airflow_provider_batch.common.errors import InvalidJobSpecError, connection_test_failure
 from airflow_provider_batch.common.identity import (
     PROVIDER_TAG,

@@ -9,7 +9,7 @@ from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from typing import Any
 
-from airflow_provider_batch.clients.apolo_types import DiskVolume, HTTPPort, JobPriority, SecretFile, Volume
+from airflow_provider_batch.clients.apolo.types import DiskVolume, HTTPPort, JobPriority, SecretFile, Volume
 from airflow_provider_batch.common.errors import InvalidJobSpecError
 from airflow_provider_batch.hooks.apolo import ApoloHook, ApoloSubmission
 from airflow_provider_batch.links.apolo import ApoloJobLink

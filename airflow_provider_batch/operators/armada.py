@@ -14,7 +14,7 @@ from google.protobuf import json_format
 from google.protobuf.message import Message
 
 from airflow_provider_batch._proto.armada import submit_pb2
-from airflow_provider_batch.clients.armada_spec import (
+from airflow_provider_batch.clients.armada.spec import (
     as_job_request_item,
     build_job_request_item,
     check_priority,
@@ -23,14 +23,14 @@ from airflow_provider_batch.clients.armada_spec import (
 )
 from airflow_provider_batch.common.errors import InvalidJobSpecError
 from airflow_provider_batch.common.jobref import JobRef
+from airflow_provider_batch.compat.armada.operators.armada_deferrable import ArmadaJobCompleteTrigger
+from airflow_provider_batch.compat.armada.operators.utils import annotate_job_request_items, get_annotation_key_prefix
 from airflow_provider_batch.hooks.armada import ArmadaHook, ArmadaSubmission
 from airflow_provider_batch.hooks.armada_channel import ArmadaChannelHook, channel_conn_id
 from airflow_provider_batch.hooks.armada_channel_args import ChannelSpec, parse_channel_args
 from airflow_provider_batch.hooks.base import BatchHook
 from airflow_provider_batch.links.armada import ArmadaLookoutLink
 from airflow_provider_batch.operators.base import BatchJobOperator
-from airflow_provider_batch.operators.utils import annotate_job_request_items, get_annotation_key_prefix
-from airflow_provider_batch.triggers.armada import ArmadaJobCompleteTrigger
 
 JobRequest = Mapping[str, Any] | str | Message | Callable[[Mapping[str, Any]], Mapping[str, Any] | str | Message]
 

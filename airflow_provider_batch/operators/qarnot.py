@@ -5,14 +5,14 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from airflow_provider_batch.clients.qarnot_requests import (
+from airflow_provider_batch.clients.qarnot.requests import (
     check_instance_count,
     check_tags,
     instance_ids_count,
     validate_task_spec,
 )
-from airflow_provider_batch.clients.qarnot_storage import check_bucket_name
-from airflow_provider_batch.clients.qarnot_types import ResourceBucket, TaskSpec
+from airflow_provider_batch.clients.qarnot.storage import check_bucket_name
+from airflow_provider_batch.clients.qarnot.types import ResourceBucket, TaskSpec
 from airflow_provider_batch.common.errors import InvalidJobSpecError
 from airflow_provider_batch.common.jobref import JobRef
 from airflow_provider_batch.common.states import JobStatus

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_batch.clients.armada import ArmadaClient
+from airflow_provider_batch.clients.armada.client import ArmadaClient
 from airflow_provider_batch.common.channel import CallCredentials, GrpcChannelArguments
 from airflow_provider_batch.demo.armada import EXAMPLES, connection, job_set_of
 from airflow_provider_batch.demo.jobs import ANNOTATION_PREFIX, JobReport, job_set_report

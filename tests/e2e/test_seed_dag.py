@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_batch.clients.armada import ArmadaClient
+from airflow_provider_batch.clients.armada.client import ArmadaClient
 from airflow_provider_batch.common.channel import CallCredentials, GrpcChannelArguments
 from airflow_provider_batch.demo.armada import connection
 from airflow_provider_batch.demo.sandbox import AirflowSandbox

@@ -24,7 +24,7 @@ import psutil
 import pytest
 from _standalone import BOOT_TIMEOUT, AirflowStandalone, TaskWatcher, wait_for
 
-from airflow_provider_batch.clients.armada import ArmadaClient, JobState
+from airflow_provider_batch.clients.armada.client import ArmadaClient, JobState
 from airflow_provider_batch.common.channel import CallCredentials, GrpcChannelArguments
 from airflow_provider_batch.emulators import LaunchedEmulators, launch
 

@@ -14,9 +14,9 @@ import pytest
 from aiohttp import WSCloseCode, web
 from aiohttp.test_utils import TestServer
 
-from airflow_provider_batch.clients.apolo import ApoloClient, ApoloSyncClient, full_uri
-from airflow_provider_batch.clients.apolo_config import ApoloConfig, looks_like_passed_config, parse_passed_config
-from airflow_provider_batch.clients.apolo_errors import (
+from airflow_provider_batch.clients.apolo.client import ApoloClient, ApoloSyncClient, full_uri
+from airflow_provider_batch.clients.apolo.config import ApoloConfig, looks_like_passed_config, parse_passed_config
+from airflow_provider_batch.clients.apolo.errors import (
     ApoloAuthError,
     ApoloBadRequestError,
     ApoloForbiddenError,
@@ -26,8 +26,8 @@ from airflow_provider_batch.clients.apolo_errors import (
     ApoloUnavailableError,
     error_for,
 )
-from airflow_provider_batch.clients.apolo_logs import follow_log, read_new_lines, since_of, split_line, timestamp_ns
-from airflow_provider_batch.clients.apolo_types import JobDescription, JobStatus
+from airflow_provider_batch.clients.apolo.logs import follow_log, read_new_lines, since_of, split_line, timestamp_ns
+from airflow_provider_batch.clients.apolo.types import JobDescription, JobStatus
 from airflow_provider_batch.common.retry import RetryPolicy
 
 FAST = RetryPolicy(max_attempts=4, initial_backoff=0.001, max_backoff=0.002)

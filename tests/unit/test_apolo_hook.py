@@ -14,16 +14,16 @@ from unittest import mock
 
 import pytest
 
-from airflow_provider_batch.clients.apolo import ApoloSyncClient
-from airflow_provider_batch.clients.apolo_errors import (
+from airflow_provider_batch.clients.apolo.client import ApoloSyncClient
+from airflow_provider_batch.clients.apolo.errors import (
     ApoloNameTakenError,
     ApoloNotFoundError,
     ApoloUnavailableError,
     error_for,
 )
-from airflow_provider_batch.clients.apolo_logs import LogLine
-from airflow_provider_batch.clients.apolo_types import JobDescription
-from airflow_provider_batch.clients.apolo_types import JobStatus as ApoloStatus
+from airflow_provider_batch.clients.apolo.logs import LogLine
+from airflow_provider_batch.clients.apolo.types import JobDescription
+from airflow_provider_batch.clients.apolo.types import JobStatus as ApoloStatus
 from airflow_provider_batch.common.identity import JobIdentity
 from airflow_provider_batch.common.jobref import JobRef
 from airflow_provider_batch.common.states import JobState

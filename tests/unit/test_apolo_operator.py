@@ -10,7 +10,7 @@ from unittest import mock
 import pytest
 from airflow.sdk.exceptions import AirflowException, AirflowFailException, TaskDeferred
 
-from airflow_provider_batch.clients.apolo_types import DiskVolume, HTTPPort, JobPriority, SecretFile, Volume
+from airflow_provider_batch.clients.apolo.types import DiskVolume, HTTPPort, JobPriority, SecretFile, Volume
 from airflow_provider_batch.common.jobref import JobRef
 from airflow_provider_batch.common.states import JobState, JobStatus
 from airflow_provider_batch.hooks.apolo import ApoloHook, ApoloSubmission

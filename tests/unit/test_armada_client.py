@@ -6,7 +6,7 @@ import grpc
 import pytest
 
 from airflow_provider_batch._proto.armada import job_pb2, submit_pb2
-from airflow_provider_batch.clients.armada import ArmadaAsyncIOClient, ArmadaClient, ArmadaRpcError, JobState
+from airflow_provider_batch.clients.armada.client import ArmadaAsyncIOClient, ArmadaClient, ArmadaRpcError, JobState
 from airflow_provider_batch.common.errors import InvalidJobSpecError
 from airflow_provider_batch.common.retry import RetryPolicy
 

@@ -1,7 +1,7 @@
 import pytest
 
-from airflow_provider_batch.clients.armada import ArmadaClient
-from airflow_provider_batch.clients.armada_spec import parse_pod_spec, quantity_value
+from airflow_provider_batch.clients.armada.client import ArmadaClient
+from airflow_provider_batch.clients.armada.spec import parse_pod_spec, quantity_value
 from airflow_provider_batch.common.errors import InvalidJobSpecError
 
 POD = {
@@ -76,7 +76,7 @@ spec:
 def test_armada_client_messages_are_accepted():
     from armada_client.k8s.io.api.core.v1 import generated_pb2 as theirs
 
-    from airflow_provider_batch.clients.armada_spec import PodSpec
+    from airflow_provider_batch.clients.armada.spec import PodSpec
 
     spec = parse_pod_spec(theirs.PodSpec(containers=[theirs.Container(name="x")]))
     assert isinstance(spec, PodSpec) and spec.containers[0].name == "x"

@@ -10,9 +10,10 @@ from unittest import mock
 import grpc
 import pytest
 
-from airflow_provider_batch.clients import apolo_errors, qarnot_errors
 from airflow_provider_batch.clients import jobservice as jobservice_client
-from airflow_provider_batch.clients.armada_requests import ArmadaRpcError
+from airflow_provider_batch.clients.apolo import errors as apolo_errors
+from airflow_provider_batch.clients.armada.requests import ArmadaRpcError
+from airflow_provider_batch.clients.qarnot import errors as qarnot_errors
 from airflow_provider_batch.common import errors
 from airflow_provider_batch.common.errors import (
     SchedulerError,

@@ -9,8 +9,9 @@ import grpc
 import pytest
 from airflow.sdk.exceptions import AirflowException, AirflowFailException, TaskDeferred
 
-from airflow_provider_batch.clients import apolo_errors, qarnot_errors
-from airflow_provider_batch.clients.armada import ArmadaRpcError
+from airflow_provider_batch.clients.apolo import errors as apolo_errors
+from airflow_provider_batch.clients.armada.client import ArmadaRpcError
+from airflow_provider_batch.clients.qarnot import errors as qarnot_errors
 from airflow_provider_batch.common.jobref import JobRef
 from airflow_provider_batch.common.states import JobState, JobStatus
 from airflow_provider_batch.hooks.armada import ArmadaHook

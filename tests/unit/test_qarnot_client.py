@@ -15,11 +15,11 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 from botocore.exceptions import ClientError, EndpointConnectionError
 
-from airflow_provider_batch.clients import qarnot_errors as errors
-from airflow_provider_batch.clients.qarnot import QarnotAsyncClient, QarnotClient, storage_url_from
-from airflow_provider_batch.clients.qarnot_config import DEFAULT_CLUSTER_URL, QarnotConfig
-from airflow_provider_batch.clients.qarnot_storage import storage_error
-from airflow_provider_batch.clients.qarnot_types import (
+from airflow_provider_batch.clients.qarnot import errors as errors
+from airflow_provider_batch.clients.qarnot.client import QarnotAsyncClient, QarnotClient, storage_url_from
+from airflow_provider_batch.clients.qarnot.config import DEFAULT_CLUSTER_URL, QarnotConfig
+from airflow_provider_batch.clients.qarnot.storage import storage_error
+from airflow_provider_batch.clients.qarnot.types import (
     JobSpec,
     QarnotTask,
     ResourceBucket,

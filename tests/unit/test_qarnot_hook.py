@@ -10,9 +10,9 @@ from unittest import mock
 
 import pytest
 
-from airflow_provider_batch.clients import qarnot_errors as errors
-from airflow_provider_batch.clients.qarnot import QarnotClient
-from airflow_provider_batch.clients.qarnot_types import Page, QarnotTask, TaskSpec, UserInfo
+from airflow_provider_batch.clients.qarnot import errors as errors
+from airflow_provider_batch.clients.qarnot.client import QarnotClient
+from airflow_provider_batch.clients.qarnot.types import Page, QarnotTask, TaskSpec, UserInfo
 from airflow_provider_batch.common.errors import InvalidJobSpecError
 from airflow_provider_batch.common.identity import JobIdentity
 from airflow_provider_batch.common.jobref import JobRef

@@ -7,9 +7,9 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from airflow_provider_batch import apolo
-from airflow_provider_batch.apolo._client import _Stream, config_from
-from airflow_provider_batch.clients.apolo_config import ApoloConfig
+from airflow_provider_batch.clients.apolo.config import ApoloConfig
+from airflow_provider_batch.compat import apolo_sdk as apolo
+from airflow_provider_batch.compat.apolo_sdk._client import _Stream, config_from
 
 
 @pytest.mark.parametrize(
@@ -68,7 +68,7 @@ def test_seed_entries_import_no_airflow() -> None:
     import sys
 
     code = (
-        "import sys, airflow_provider_batch.qarnot, airflow_provider_batch.apolo\n"
+        "import sys, airflow_provider_batch.compat.qarnot, airflow_provider_batch.compat.apolo_sdk\n"
         "assert not [m for m in sys.modules if m == 'airflow' or m.startswith('airflow.')], 'airflow imported'"
     )
     subprocess.run([sys.executable, "-c", code], check=True)

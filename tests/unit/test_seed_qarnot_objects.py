@@ -10,12 +10,12 @@ from unittest import mock
 
 import pytest
 
-from airflow_provider_batch.clients.qarnot_types import QarnotJob, QarnotTask
-from airflow_provider_batch.qarnot import _cache
-from airflow_provider_batch.qarnot.connection import Connection
-from airflow_provider_batch.qarnot.exceptions import MissingTaskException, QarnotGenericException
-from airflow_provider_batch.qarnot.job import Job
-from airflow_provider_batch.qarnot.task import Task
+from airflow_provider_batch.clients.qarnot.types import QarnotJob, QarnotTask
+from airflow_provider_batch.compat.qarnot import _cache
+from airflow_provider_batch.compat.qarnot.connection import Connection
+from airflow_provider_batch.compat.qarnot.exceptions import MissingTaskException, QarnotGenericException
+from airflow_provider_batch.compat.qarnot.job import Job
+from airflow_provider_batch.compat.qarnot.task import Task
 
 
 class Clock:
@@ -116,14 +116,14 @@ def test_wait_polls_until_terminal(conn: Any, clock: Clock, monkeypatch: pytest.
 
 
 def test_seed_exception_names_are_our_errors() -> None:
-    from airflow_provider_batch.clients.qarnot_errors import QarnotError, QarnotMissingTaskError
+    from airflow_provider_batch.clients.qarnot.errors import QarnotError, QarnotMissingTaskError
 
     assert MissingTaskException is QarnotMissingTaskError
     assert issubclass(MissingTaskException, QarnotGenericException) and QarnotGenericException is QarnotError
 
 
 def test_submit_tasks_reports_refused_ones(conn: Any, clock: Clock) -> None:
-    from airflow_provider_batch.clients.qarnot_types import SubmitAnswer
+    from airflow_provider_batch.clients.qarnot.types import SubmitAnswer
 
     good, bad = conn.create_task("good", "docker-batch"), conn.create_task("bad", "nope")
     conn._client.submit_tasks.return_value = [SubmitAnswer(201, "u-9"), SubmitAnswer(400, "", "unknown profile")]

@@ -14,7 +14,7 @@ import pytest
 from airflow.sdk.exceptions import AirflowException, AirflowFailException, TaskDeferred
 
 from airflow_provider_batch._proto.armada import submit_pb2
-from airflow_provider_batch.clients.armada import ArmadaClient
+from airflow_provider_batch.clients.armada.client import ArmadaClient
 from airflow_provider_batch.clients.jobservice import JobState as JobServiceState
 from airflow_provider_batch.common.errors import InvalidJobSpecError, SchedulerError
 from airflow_provider_batch.common.identity import JobIdentity
@@ -22,12 +22,8 @@ from airflow_provider_batch.common.jobref import JobRef
 from airflow_provider_batch.common.retry import RetryPolicy
 from airflow_provider_batch.common.states import JobState as Common
 from airflow_provider_batch.common.states import JobStatus
-from airflow_provider_batch.hooks.armada import ArmadaHook
-from airflow_provider_batch.hooks.armada_channel import ArmadaChannelHook
-from airflow_provider_batch.hooks.armada_channel_args import parse_channel_args
-from airflow_provider_batch.operators.armada import ArmadaDeferrableOperator, ArmadaOperator
-from airflow_provider_batch.triggers.armada import ArmadaJobCompleteTrigger, seed_status
-from airflow_provider_batch.utils import (
+from airflow_provider_batch.compat.armada.operators.armada_deferrable import ArmadaJobCompleteTrigger, seed_status
+from airflow_provider_batch.compat.armada.operators.utils import (
     JobState,
     airflow_error,
     annotate_job_request_items,
@@ -36,6 +32,10 @@ from airflow_provider_batch.utils import (
     search_for_job_complete,
     search_for_job_complete_async,
 )
+from airflow_provider_batch.hooks.armada import ArmadaHook
+from airflow_provider_batch.hooks.armada_channel import ArmadaChannelHook
+from airflow_provider_batch.hooks.armada_channel_args import parse_channel_args
+from airflow_provider_batch.operators.armada import ArmadaDeferrableOperator, ArmadaOperator
 
 QUANTITY = {"cpu": "100m", "memory": "64Mi"}
 POD = {
@@ -272,7 +272,7 @@ def test_trigger_serializes_to_its_own_classpath_as_plain_json() -> None:
     js = {"target": "127.0.0.1:60003", "options": [("grpc.enable_retries", 1)], "credentials": {"conn_id": "js_token"}}
     trigger = ArmadaJobCompleteTrigger("01JOB", js, "q", "js", "seed", poll_interval=7)
     classpath, kwargs = trigger.serialize()
-    assert classpath == "airflow_provider_batch.triggers.armada.ArmadaJobCompleteTrigger"
+    assert classpath == "airflow_provider_batch.compat.armada.operators.armada_deferrable.ArmadaJobCompleteTrigger"
     text = json.dumps(kwargs)  # plain JSON
     assert "js-token" not in text and TOKEN not in text
     again = ArmadaJobCompleteTrigger(**json.loads(text))

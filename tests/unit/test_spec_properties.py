@@ -15,16 +15,16 @@ from unittest import mock
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from airflow_provider_batch.clients.armada_requests import submit_request
-from airflow_provider_batch.clients.armada_spec import (
+from airflow_provider_batch.clients.armada.requests import submit_request
+from airflow_provider_batch.clients.armada.spec import (
     JobSubmitRequestItem,
     as_job_request_item,
     build_job_request_item,
     parse_pod_spec,
 )
-from airflow_provider_batch.clients.qarnot_requests import submit_task
-from airflow_provider_batch.clients.qarnot_storage import check_bucket_name, check_key
-from airflow_provider_batch.clients.qarnot_types import ResourceBucket, TaskSpec
+from airflow_provider_batch.clients.qarnot.requests import submit_task
+from airflow_provider_batch.clients.qarnot.storage import check_bucket_name, check_key
+from airflow_provider_batch.clients.qarnot.types import ResourceBucket, TaskSpec
 from airflow_provider_batch.common.errors import InvalidJobSpecError
 from airflow_provider_batch.emulators.apolo.spec import _check_container
 from airflow_provider_batch.emulators.armada.validation import validate_submit

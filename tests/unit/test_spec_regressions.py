@@ -14,16 +14,16 @@ from unittest import mock
 import pytest
 from airflow.sdk.exceptions import AirflowFailException
 
-from airflow_provider_batch.clients.armada_spec import (
+from airflow_provider_batch.clients.armada.spec import (
     MAX_YAML_BYTES,
     build_job_request_item,
     parse_pod_spec,
     quantity_value,
 )
-from airflow_provider_batch.clients.qarnot_errors import QarnotError
-from airflow_provider_batch.clients.qarnot_requests import submit_task
-from airflow_provider_batch.clients.qarnot_storage import QarnotStorage
-from airflow_provider_batch.clients.qarnot_types import TaskSpec
+from airflow_provider_batch.clients.qarnot.errors import QarnotError
+from airflow_provider_batch.clients.qarnot.requests import submit_task
+from airflow_provider_batch.clients.qarnot.storage import QarnotStorage
+from airflow_provider_batch.clients.qarnot.types import TaskSpec
 from airflow_provider_batch.common.errors import InvalidJobSpecError
 from airflow_provider_batch.common.jobref import JobRef
 from airflow_provider_batch.hooks.apolo import ApoloHook
@@ -310,7 +310,7 @@ def test_shared_parts_within_the_alias_budget_are_still_bounded():
 def test_arguments_boto3_refuses_are_not_a_transient_network_error():
     from botocore.exceptions import ParamValidationError
 
-    from airflow_provider_batch.clients.qarnot_storage import storage_error
+    from airflow_provider_batch.clients.qarnot.storage import storage_error
 
     error = storage_error("put b/k", ParamValidationError(report="Invalid bucket name"))
     assert type(error) is QarnotError and not error.retryable

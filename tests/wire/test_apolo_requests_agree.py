@@ -13,9 +13,9 @@ import pytest
 from conftest import ApoloEmulatorEndpoint
 from yarl import URL
 
-from airflow_provider_batch.clients.apolo import ApoloClient
-from airflow_provider_batch.clients.apolo_config import ApoloConfig
-from airflow_provider_batch.clients.apolo_types import HTTPPort, JobPriority, Volume
+from airflow_provider_batch.clients.apolo.client import ApoloClient
+from airflow_provider_batch.clients.apolo.config import ApoloConfig
+from airflow_provider_batch.clients.apolo.types import HTTPPort, JobPriority, Volume
 
 pytestmark = pytest.mark.wire
 

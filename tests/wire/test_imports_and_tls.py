@@ -11,7 +11,7 @@ import pytest
 from _tls_helpers import self_signed_pem
 
 from airflow_provider_batch._proto.armada import health_pb2, submit_pb2_grpc
-from airflow_provider_batch.clients.armada import ArmadaClient, ArmadaRpcError
+from airflow_provider_batch.clients.armada.client import ArmadaClient, ArmadaRpcError
 from airflow_provider_batch.common.channel import CallCredentials, GrpcChannelArguments
 from airflow_provider_batch.common.retry import RetryPolicy
 
@@ -23,7 +23,7 @@ from airflow_provider_batch.common.retry import RetryPolicy
 def test_imports_in_one_process_with(first):
     code = f"""
 import {first}
-import airflow_provider_batch.clients.armada as ours
+import airflow_provider_batch.clients.armada.client as ours
 from airflow_provider_batch._proto.armada import submit_pb2
 item = ours.ArmadaClient.create_job_request_item(namespace="d", pod_spec={{"containers": [{{"name": "a",
     "resources": {{"requests": {{"cpu": "1"}}, "limits": {{"cpu": "1"}}}}}}]}})

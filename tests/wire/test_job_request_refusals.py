@@ -8,12 +8,12 @@ import uuid
 import pytest
 from conftest import ApoloEmulatorEndpoint, QarnotEmulatorEndpoint
 
-from airflow_provider_batch.clients.apolo import ApoloClient
-from airflow_provider_batch.clients.apolo_config import ApoloConfig
-from airflow_provider_batch.clients.apolo_errors import ApoloBadRequestError
-from airflow_provider_batch.clients.qarnot import QarnotClient
-from airflow_provider_batch.clients.qarnot_config import QarnotConfig
-from airflow_provider_batch.clients.qarnot_types import TaskSpec
+from airflow_provider_batch.clients.apolo.client import ApoloClient
+from airflow_provider_batch.clients.apolo.config import ApoloConfig
+from airflow_provider_batch.clients.apolo.errors import ApoloBadRequestError
+from airflow_provider_batch.clients.qarnot.client import QarnotClient
+from airflow_provider_batch.clients.qarnot.config import QarnotConfig
+from airflow_provider_batch.clients.qarnot.types import TaskSpec
 from airflow_provider_batch.common.errors import InvalidJobSpecError
 from airflow_provider_batch.common.retry import RetryPolicy
 

@@ -15,7 +15,7 @@ import grpc
 import pytest
 from _jobservice_helpers import TOKEN, Service, pod
 
-from airflow_provider_batch.clients.armada import ArmadaClient, ArmadaRpcError
+from airflow_provider_batch.clients.armada.client import ArmadaClient, ArmadaRpcError
 from airflow_provider_batch.common.channel import CallCredentials, GrpcChannelArguments
 from airflow_provider_batch.common.jobref import JobRef
 from airflow_provider_batch.common.retry import RetryPolicy

@@ -15,7 +15,7 @@ from _jobservice_helpers import TOKEN, Service, submit, wait_for
 
 from airflow_provider_batch._proto.jobservice import jobservice_pb2 as pb
 from airflow_provider_batch._proto.jobservice import jobservice_pb2_grpc as pb_grpc
-from airflow_provider_batch.clients.armada import ArmadaClient
+from airflow_provider_batch.clients.armada.client import ArmadaClient
 from airflow_provider_batch.common.channel import CallCredentials, GrpcChannelArguments
 from airflow_provider_batch.common.jobref import JobRef
 from airflow_provider_batch.common.states import JobState

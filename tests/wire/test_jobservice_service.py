@@ -11,7 +11,7 @@ import grpc
 import pytest
 from _jobservice_helpers import TOKEN, Service, submit, wait_for
 
-from airflow_provider_batch.clients.armada import ArmadaClient
+from airflow_provider_batch.clients.armada.client import ArmadaClient
 from airflow_provider_batch.clients.jobservice import JobServiceResponse
 from airflow_provider_batch.common.channel import CallCredentials, GrpcChannelArguments
 from airflow_provider_batch.common.jobref import JobRef

@@ -15,11 +15,11 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from conftest import ApoloEmulatorEndpoint
 
-from airflow_provider_batch.clients.apolo import ApoloClient, ApoloSyncClient
-from airflow_provider_batch.clients.apolo_config import ApoloConfig
-from airflow_provider_batch.clients.apolo_errors import ApoloAuthError, ApoloBadRequestError, ApoloNotFoundError
-from airflow_provider_batch.clients.apolo_logs import follow_log, read_new_lines, timestamp_ns
-from airflow_provider_batch.clients.apolo_types import JobStatus
+from airflow_provider_batch.clients.apolo.client import ApoloClient, ApoloSyncClient
+from airflow_provider_batch.clients.apolo.config import ApoloConfig
+from airflow_provider_batch.clients.apolo.errors import ApoloAuthError, ApoloBadRequestError, ApoloNotFoundError
+from airflow_provider_batch.clients.apolo.logs import follow_log, read_new_lines, timestamp_ns
+from airflow_provider_batch.clients.apolo.types import JobStatus
 from airflow_provider_batch.common.identity import JobIdentity
 from airflow_provider_batch.common.jobref import JobRef
 from airflow_provider_batch.common.retry import RetryPolicy

@@ -8,7 +8,13 @@ import grpc
 import pytest
 import requests
 
-from airflow_provider_batch.clients.armada import ArmadaAsyncIOClient, ArmadaClient, ArmadaRpcError, EventType, JobState
+from airflow_provider_batch.clients.armada.client import (
+    ArmadaAsyncIOClient,
+    ArmadaClient,
+    ArmadaRpcError,
+    EventType,
+    JobState,
+)
 from airflow_provider_batch.common.channel import CallCredentials, GrpcChannelArguments
 from airflow_provider_batch.common.retry import RetryPolicy
 from airflow_provider_batch.emulators import launch

@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 from conftest import QarnotEmulatorEndpoint
 
-from airflow_provider_batch.clients import qarnot_errors as errors
-from airflow_provider_batch.clients.qarnot import QarnotAsyncClient, QarnotClient
-from airflow_provider_batch.clients.qarnot_config import QarnotConfig
-from airflow_provider_batch.clients.qarnot_types import QarnotTask, ResourceBucket, TaskState
+from airflow_provider_batch.clients.qarnot import errors as errors
+from airflow_provider_batch.clients.qarnot.client import QarnotAsyncClient, QarnotClient
+from airflow_provider_batch.clients.qarnot.config import QarnotConfig
+from airflow_provider_batch.clients.qarnot.types import QarnotTask, ResourceBucket, TaskState
 from airflow_provider_batch.common.identity import JobIdentity
 from airflow_provider_batch.common.retry import RetryPolicy
 from airflow_provider_batch.emulators import launch

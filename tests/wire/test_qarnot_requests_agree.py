@@ -11,8 +11,8 @@ import pytest
 from conftest import QarnotEmulatorEndpoint
 from qarnot.connection import Connection
 
-from airflow_provider_batch.clients.qarnot import QarnotClient
-from airflow_provider_batch.clients.qarnot_config import QarnotConfig
+from airflow_provider_batch.clients.qarnot.client import QarnotClient
+from airflow_provider_batch.clients.qarnot.config import QarnotConfig
 
 pytestmark = pytest.mark.wire
 CONSTANTS = {"DOCKER_REPO": "library/alpine", "DOCKER_TAG": "3", "DOCKER_CMD": "echo same > same.txt"}

@@ -1,6 +1,6 @@
 """A script written as the Apolo SDK's documentation shows it (`async with get() as client`, `client.jobs.start`,
 a status loop, `monitor`, `list`, `kill`), written ONCE with its import lines left open, run with the real
-`apolo-sdk` 26.9.0 and with `airflow_provider_batch.apolo` against the Apolo emulator, credentials from
+`apolo-sdk` 26.9.0 and with `airflow_provider_batch.compat.apolo_sdk` against the Apolo emulator, credentials from
 APOLO_PASSED_CONFIG: the same observable results."""
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ pytestmark = pytest.mark.wire
 NAMES = "Container, IllegalArgumentError, JobStatus, Resources, ResourceNotFound, get"
 IMPORTS = {
     "seed": f"from apolo_sdk import {NAMES}\n",
-    "ours": f"from airflow_provider_batch.apolo import {NAMES}\n",
+    "ours": f"from airflow_provider_batch.compat.apolo_sdk import {NAMES}\n",
 }
 
 SCRIPT = """
@@ -112,7 +112,7 @@ async def test_jobs_script_runs_the_same(
 async def test_ours_needs_no_config_folder(
     apolo_emulator: ApoloEmulatorEndpoint, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from airflow_provider_batch import apolo
+    from airflow_provider_batch.compat import apolo_sdk as apolo
 
     monkeypatch.delenv("APOLO_PASSED_CONFIG", raising=False)
     monkeypatch.delenv("NEURO_PASSED_CONFIG", raising=False)

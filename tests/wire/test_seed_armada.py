@@ -19,20 +19,20 @@ from airflow.sdk.exceptions import AirflowException, TaskDeferred
 
 # -- the seed's imports, changed to this provider's --------------------------------------------------------------
 from airflow_provider_batch._proto.armada import submit_pb2, submit_pb2_grpc
-from airflow_provider_batch.clients.armada import ArmadaAsyncIOClient, ArmadaClient, ArmadaRpcError
+from airflow_provider_batch.clients.armada.client import ArmadaAsyncIOClient, ArmadaClient, ArmadaRpcError
 from airflow_provider_batch.clients.jobservice import JobServiceAsyncIOClient, JobServiceClient
 from airflow_provider_batch.common.channel import CallCredentials, GrpcChannelArguments
 from airflow_provider_batch.common.retry import RetryPolicy
-from airflow_provider_batch.operators.armada import ArmadaDeferrableOperator, ArmadaOperator
-from airflow_provider_batch.triggers import batch
-from airflow_provider_batch.triggers.armada import ArmadaJobCompleteTrigger
-from airflow_provider_batch.utils import (
+from airflow_provider_batch.compat.armada.operators.armada_deferrable import ArmadaJobCompleteTrigger
+from airflow_provider_batch.compat.armada.operators.utils import (
     JobState,
     airflow_error,
     job_state_from_pb,
     search_for_job_complete,
     search_for_job_complete_async,
 )
+from airflow_provider_batch.operators.armada import ArmadaDeferrableOperator, ArmadaOperator
+from airflow_provider_batch.triggers import batch
 
 pytestmark = [pytest.mark.wire, pytest.mark.timeout(120)]
 

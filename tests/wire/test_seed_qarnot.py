@@ -1,5 +1,5 @@
 """Scripts written as the Qarnot SDK's documentation shows them, each written ONCE with its import lines left open,
-run with the real `qarnot` 2.23.0 and with `airflow_provider_batch.qarnot` against the Qarnot emulator: the same
+run with the real `qarnot` 2.23.0 and with `airflow_provider_batch.compat.qarnot` against the Qarnot emulator: the same
 observable results (states, outputs, downloaded files, exceptions caught by the seed's names).
 
 Both `wait()`s poll at 50 ms here (the seed sleeps 10 s between polls; ours 1 s by default)."""
@@ -16,7 +16,7 @@ import pytest
 import qarnot.task
 from conftest import QarnotEmulatorEndpoint
 
-from airflow_provider_batch.qarnot.task import Task as OurTask
+from airflow_provider_batch.compat.qarnot.task import Task as OurTask
 
 pytestmark = [
     pytest.mark.wire,
@@ -31,9 +31,9 @@ from qarnot.exceptions import MissingTaskException, UnauthorizedException
 from qarnot.exceptions import MissingPoolException, QarnotGenericException
 """,
     "ours": """
-from airflow_provider_batch.qarnot.connection import Connection
-from airflow_provider_batch.qarnot.exceptions import MissingTaskException, UnauthorizedException
-from airflow_provider_batch.qarnot.exceptions import MissingPoolException, QarnotGenericException
+from airflow_provider_batch.compat.qarnot.connection import Connection
+from airflow_provider_batch.compat.qarnot.exceptions import MissingTaskException, UnauthorizedException
+from airflow_provider_batch.compat.qarnot.exceptions import MissingPoolException, QarnotGenericException
 """,
 }
 
@@ -229,8 +229,8 @@ def test_pool_and_bucket_calls_run_the_same(qarnot_emulator: QarnotEmulatorEndpo
 
 
 def test_ours_names_a_missing_bucket(qarnot_emulator: QarnotEmulatorEndpoint) -> None:
-    from airflow_provider_batch.qarnot.connection import Connection
-    from airflow_provider_batch.qarnot.exceptions import MissingBucketException
+    from airflow_provider_batch.compat.qarnot.connection import Connection
+    from airflow_provider_batch.compat.qarnot.exceptions import MissingBucketException
 
     conn = Connection(cluster_url=qarnot_emulator.url, client_token=qarnot_emulator.token)
     with conn, pytest.raises(MissingBucketException):

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from airflow_provider_batch.clients.armada import ArmadaClient
+from airflow_provider_batch.clients.armada.client import ArmadaClient
 from airflow_provider_batch.common.channel import CallCredentials, GrpcChannelArguments
 from airflow_provider_batch.common.jobref import JobRef
 from airflow_provider_batch.triggers.batch import BatchJobTrigger

@@ -11,14 +11,14 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_batch.clients.qarnot_types import CompletedInstance, QarnotTask, TaskError, TaskSpec, TaskState
-from airflow_provider_batch.qarnot._cache import CachedObject
-from airflow_provider_batch.qarnot.bucket import Bucket
-from airflow_provider_batch.qarnot.pool import Pool
+from airflow_provider_batch.clients.qarnot.types import CompletedInstance, QarnotTask, TaskError, TaskSpec, TaskState
+from airflow_provider_batch.compat.qarnot._cache import CachedObject
+from airflow_provider_batch.compat.qarnot.bucket import Bucket
+from airflow_provider_batch.compat.qarnot.pool import Pool
 
 if TYPE_CHECKING:
-    from airflow_provider_batch.qarnot.connection import Connection
-    from airflow_provider_batch.qarnot.job import Job
+    from airflow_provider_batch.compat.qarnot.connection import Connection
+    from airflow_provider_batch.compat.qarnot.job import Job
 
 DEFAULT_WAIT_INTERVAL = 1.0
 UNSUBMITTED = "UnSubmitted"

@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 from urllib.parse import quote
 
-from airflow_provider_batch.clients.qarnot_storage import check_bucket_name, check_prefix
-from airflow_provider_batch.clients.qarnot_types import (
+from airflow_provider_batch.clients.qarnot.storage import check_bucket_name, check_prefix
+from airflow_provider_batch.clients.qarnot.types import (
     JobSpec,
     Page,
     PoolSpec,

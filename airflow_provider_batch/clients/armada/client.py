@@ -32,11 +32,11 @@ from airflow_provider_batch._proto.armada import (
     submit_pb2,
     submit_pb2_grpc,
 )
-from airflow_provider_batch.clients import armada_requests as req
-from airflow_provider_batch.clients.armada_requests import ArmadaRpcError, is_transient
-from airflow_provider_batch.clients.armada_spec import build_job_request_item
-from airflow_provider_batch.clients.armada_streams import AsyncEventStream, EventStream
-from airflow_provider_batch.clients.armada_types import Event, EventType, JobState
+from airflow_provider_batch.clients.armada import requests as req
+from airflow_provider_batch.clients.armada.requests import ArmadaRpcError, is_transient
+from airflow_provider_batch.clients.armada.spec import build_job_request_item
+from airflow_provider_batch.clients.armada.streams import AsyncEventStream, EventStream
+from airflow_provider_batch.clients.armada.types import Event, EventType, JobState
 from airflow_provider_batch.common.retry import RetryPolicy
 
 __all__ = [

@@ -26,8 +26,8 @@ from urllib.parse import quote
 import aiohttp
 
 from airflow_provider_batch import __version__
-from airflow_provider_batch.clients.apolo_config import ApoloConfig
-from airflow_provider_batch.clients.apolo_errors import (
+from airflow_provider_batch.clients.apolo.config import ApoloConfig
+from airflow_provider_batch.clients.apolo.errors import (
     ApoloAuthError,
     ApoloBadRequestError,
     ApoloError,
@@ -35,7 +35,7 @@ from airflow_provider_batch.clients.apolo_errors import (
     error_for,
     network_error,
 )
-from airflow_provider_batch.clients.apolo_types import (
+from airflow_provider_batch.clients.apolo.types import (
     Container,
     DiskVolume,
     HTTPPort,

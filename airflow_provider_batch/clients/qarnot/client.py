@@ -25,17 +25,17 @@ import aiohttp
 import requests
 
 from airflow_provider_batch import __version__
-from airflow_provider_batch.clients import qarnot_requests as api
-from airflow_provider_batch.clients.qarnot_config import DEFAULT_STORAGE_URL, QarnotConfig
-from airflow_provider_batch.clients.qarnot_errors import (
+from airflow_provider_batch.clients.qarnot import requests as api
+from airflow_provider_batch.clients.qarnot.config import DEFAULT_STORAGE_URL, QarnotConfig
+from airflow_provider_batch.clients.qarnot.errors import (
     QarnotError,
     QarnotStorageUnavailableError,
     error_for,
     network_error,
 )
-from airflow_provider_batch.clients.qarnot_requests import DEFAULT_PAGE_SIZE, Request
-from airflow_provider_batch.clients.qarnot_storage import QarnotStorage
-from airflow_provider_batch.clients.qarnot_types import (
+from airflow_provider_batch.clients.qarnot.requests import DEFAULT_PAGE_SIZE, Request
+from airflow_provider_batch.clients.qarnot.storage import QarnotStorage
+from airflow_provider_batch.clients.qarnot.types import (
     ElasticSettings,
     JobSpec,
     Page,

@@ -12,9 +12,9 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Generic, TypeVar
 
-from airflow_provider_batch.clients.apolo import ApoloClient
-from airflow_provider_batch.clients.apolo_config import ApoloConfig
-from airflow_provider_batch.clients.apolo_types import Container, JobDescription, JobTelemetry
+from airflow_provider_batch.clients.apolo.client import ApoloClient
+from airflow_provider_batch.clients.apolo.config import ApoloConfig
+from airflow_provider_batch.clients.apolo.types import Container, JobDescription, JobTelemetry
 
 PASS_CONFIG_ENV_NAME = "APOLO_PASSED_CONFIG"
 OLD_PASS_CONFIG_ENV_NAME = "NEURO_PASSED_CONFIG"

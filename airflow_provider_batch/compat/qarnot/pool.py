@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from airflow_provider_batch.clients.qarnot_types import ElasticSettings, PoolSpec, QarnotPool
-from airflow_provider_batch.qarnot._cache import CachedObject
+from airflow_provider_batch.clients.qarnot.types import ElasticSettings, PoolSpec, QarnotPool
+from airflow_provider_batch.compat.qarnot._cache import CachedObject
 
 if TYPE_CHECKING:
-    from airflow_provider_batch.qarnot.connection import Connection
+    from airflow_provider_batch.compat.qarnot.connection import Connection
 
 
 class Pool(CachedObject):

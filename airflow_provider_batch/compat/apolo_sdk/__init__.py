@@ -1,26 +1,16 @@
 """The Apolo SDK's entry (`apolo_sdk.get`, `Factory`, `client.jobs`, its job types) on our Apolo client. A script moves
-over by changing `import apolo_sdk` / `from apolo_sdk import ...` to `from airflow_provider_batch import apolo` /
-`from airflow_provider_batch.apolo import ...`. See docs/migration.md."""
+over by changing the import prefix: `import apolo_sdk` becomes `from airflow_provider_batch.compat import apolo_sdk`,
+`from apolo_sdk import ...` becomes `from airflow_provider_batch.compat.apolo_sdk import ...`. See docs/migration.md."""
 
 from __future__ import annotations
 
-from airflow_provider_batch.apolo._client import (
-    OLD_PASS_CONFIG_ENV_NAME,
-    PASS_CONFIG_ENV_NAME,
-    Client,
-    Factory,
-    Jobs,
-    Parser,
-    RemoteImage,
-    get,
-)
-from airflow_provider_batch.clients.apolo_errors import (
+from airflow_provider_batch.clients.apolo.errors import (
     ApoloAuthError,
     ApoloBadRequestError,
     ApoloError,
     ApoloNotFoundError,
 )
-from airflow_provider_batch.clients.apolo_types import (
+from airflow_provider_batch.clients.apolo.types import (
     Container,
     DiskVolume,
     HTTPPort,
@@ -34,6 +24,16 @@ from airflow_provider_batch.clients.apolo_types import (
     Resources,
     SecretFile,
     Volume,
+)
+from airflow_provider_batch.compat.apolo_sdk._client import (
+    OLD_PASS_CONFIG_ENV_NAME,
+    PASS_CONFIG_ENV_NAME,
+    Client,
+    Factory,
+    Jobs,
+    Parser,
+    RemoteImage,
+    get,
 )
 
 # The seed's error names (aiohttp-derived there; our typed errors here, with the server's words).

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from airflow_provider_batch.qarnot.connection import Connection
+    from airflow_provider_batch.compat.qarnot.connection import Connection
 
 
 @dataclass(frozen=True)

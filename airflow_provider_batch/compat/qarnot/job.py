@@ -7,13 +7,13 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from airflow_provider_batch.clients.qarnot_types import JobSpec, QarnotJob, parse_date
-from airflow_provider_batch.qarnot._cache import CachedObject
-from airflow_provider_batch.qarnot.pool import Pool
-from airflow_provider_batch.qarnot.task import Task
+from airflow_provider_batch.clients.qarnot.types import JobSpec, QarnotJob, parse_date
+from airflow_provider_batch.compat.qarnot._cache import CachedObject
+from airflow_provider_batch.compat.qarnot.pool import Pool
+from airflow_provider_batch.compat.qarnot.task import Task
 
 if TYPE_CHECKING:
-    from airflow_provider_batch.qarnot.connection import Connection
+    from airflow_provider_batch.compat.qarnot.connection import Connection
 
 
 class Job(CachedObject):

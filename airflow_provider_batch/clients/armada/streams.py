@@ -19,7 +19,7 @@ import grpc
 import grpc.aio
 
 from airflow_provider_batch._proto.armada import event_pb2
-from airflow_provider_batch.clients.armada_requests import as_armada_error, is_transient
+from airflow_provider_batch.clients.armada.requests import as_armada_error, is_transient
 from airflow_provider_batch.common.retry import RetryPolicy
 
 log = logging.getLogger(__name__)

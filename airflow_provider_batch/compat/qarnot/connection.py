@@ -1,7 +1,7 @@
 """`Connection`, like the seed's `qarnot.connection.Connection`: where the API is and the token, and the calls that
 list, retrieve and create tasks, jobs, pools and buckets. A thin layer over `QarnotClient` (one HTTP layer, typed
 errors, timeouts and retries); change `from qarnot.connection import Connection` to
-`from airflow_provider_batch.qarnot.connection import Connection`."""
+`from airflow_provider_batch.compat.qarnot.connection import Connection`."""
 
 from __future__ import annotations
 
@@ -9,15 +9,15 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from airflow_provider_batch.clients.qarnot import QarnotClient
-from airflow_provider_batch.clients.qarnot_config import DEFAULT_RETRY, QarnotConfig
-from airflow_provider_batch.clients.qarnot_types import Profile, SubmitAnswer, UserInfo
+from airflow_provider_batch.clients.qarnot.client import QarnotClient
+from airflow_provider_batch.clients.qarnot.config import DEFAULT_RETRY, QarnotConfig
+from airflow_provider_batch.clients.qarnot.types import Profile, SubmitAnswer, UserInfo
 from airflow_provider_batch.common.retry import RetryPolicy
-from airflow_provider_batch.qarnot.bucket import Bucket
-from airflow_provider_batch.qarnot.exceptions import QarnotGenericException
-from airflow_provider_batch.qarnot.job import Job
-from airflow_provider_batch.qarnot.pool import Pool
-from airflow_provider_batch.qarnot.task import Task
+from airflow_provider_batch.compat.qarnot.bucket import Bucket
+from airflow_provider_batch.compat.qarnot.exceptions import QarnotGenericException
+from airflow_provider_batch.compat.qarnot.job import Job
+from airflow_provider_batch.compat.qarnot.pool import Pool
+from airflow_provider_batch.compat.qarnot.task import Task
 
 
 class Connection:

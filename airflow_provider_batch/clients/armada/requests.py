@@ -8,8 +8,8 @@ from typing import Any
 import grpc
 
 from airflow_provider_batch._proto.armada import binoculars_pb2, event_pb2, job_pb2, submit_pb2
-from airflow_provider_batch.clients.armada_spec import as_job_request_item, validate_job_set_id
-from airflow_provider_batch.clients.armada_types import JobState
+from airflow_provider_batch.clients.armada.spec import as_job_request_item, validate_job_set_id
+from airflow_provider_batch.clients.armada.types import JobState
 from airflow_provider_batch.common import errors
 from airflow_provider_batch.common.errors import InvalidJobSpecError, SchedulerError
 

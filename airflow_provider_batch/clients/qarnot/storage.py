@@ -15,7 +15,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError, ParamValidationError
 
-from airflow_provider_batch.clients.qarnot_errors import (
+from airflow_provider_batch.clients.qarnot.errors import (
     QarnotError,
     QarnotMissingBucketError,
     QarnotUnauthorizedError,

@@ -16,8 +16,8 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
-from airflow_provider_batch.clients.apolo import ApoloClient
-from airflow_provider_batch.clients.apolo_errors import ApoloError
+from airflow_provider_batch.clients.apolo.client import ApoloClient
+from airflow_provider_batch.clients.apolo.errors import ApoloError
 
 # Asked for explicitly so that it can be told from a log line and dropped (it only marks earlier runs' lines).
 SEPARATOR = "=== airflow-provider-batch: live logs ==="

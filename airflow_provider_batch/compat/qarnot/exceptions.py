@@ -4,7 +4,7 @@ MissingTaskException:` in a script catches what our client raises. Each is also 
 
 from __future__ import annotations
 
-from airflow_provider_batch.clients.qarnot_errors import (
+from airflow_provider_batch.clients.qarnot.errors import (
     QarnotBadRequestError,
     QarnotError,
     QarnotMissingBucketError,

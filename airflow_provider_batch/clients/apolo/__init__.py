@@ -1,0 +1,1 @@
+"""apolo wire client: no Airflow imports."""

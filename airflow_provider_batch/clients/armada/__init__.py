@@ -1,0 +1,1 @@
+"""armada wire client: no Airflow imports."""

@@ -1,0 +1,1 @@
+"""qarnot wire client: no Airflow imports."""

@@ -1,0 +1,1 @@
+"""The original Armada Airflow operators (`armada.operators`), under this prefix."""

@@ -1,0 +1,1 @@
+"""`armada.operators.*` of the original armada-airflow package."""
