@@ -53,6 +53,12 @@ class BatchHook(BaseHook):
         super().__init__(**kwargs)
         self.conn_id = conn_id
 
+    @classmethod
+    def for_job(cls, conn_id: str, details: Mapping[str, str]) -> BatchHook:
+        """The hook that reaches a job reference's scheduler: its connection, and any detail that says how to
+        reach it (Armada's `channel`). Most backends need only the connection."""
+        return cls(conn_id)
+
     # -- worker side -------------------------------------------------------------------------------------------
 
     @abstractmethod
