@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
@@ -79,6 +79,16 @@ class ArmadaHook(BatchHook):
         super().__init__(conn_id=armada_conn_id, **kwargs)
         self._async_client: ArmadaAsyncIOClient | None = None
         self._async_channels: list[grpc.aio.Channel] = []
+
+    @classmethod
+    def for_job(cls, conn_id: str, details: Mapping[str, str]) -> ArmadaHook:
+        """A job submitted through explicit channel arguments (the `channel` detail) is reached through them."""
+        from airflow_provider_batch.hooks.armada_channel import ArmadaChannelHook
+        from airflow_provider_batch.hooks.armada_channel_args import CHANNEL_DETAIL, ChannelSpec
+
+        if details.get(CHANNEL_DETAIL):
+            return ArmadaChannelHook(conn_id, ChannelSpec.from_key(details[CHANNEL_DETAIL]))
+        return cls(conn_id)
 
     # -- connection --------------------------------------------------------------------------------------------
 
