@@ -24,8 +24,8 @@ JobServiceRequest = pb.JobServiceRequest
 JobServiceResponse = pb.JobServiceResponse
 
 
-class JobState(enum.IntEnum):
-    """The seed's job-service states, with the numbers of the wire (JobServiceResponse.state)."""
+class JobServiceState(enum.IntEnum):
+    """The seed's job-service states (its `JobState`), with the numbers of the wire (JobServiceResponse.state)."""
 
     SUBMITTED = 0
     DUPLICATE_FOUND = 1
@@ -37,7 +37,8 @@ class JobState(enum.IntEnum):
     CONNECTION_ERR = 7
 
 
-assert {s.name: s.value for s in JobState} == dict(pb.JobServiceResponse.State.items())
+assert {s.name: s.value for s in JobServiceState} == dict(pb.JobServiceResponse.State.items())
+JobState = JobServiceState  # the seed's name, for the compat modules that mirror its JobServiceClient
 
 
 def statuses_request(jobs: Sequence[JobRef], poll_interval: float) -> pb.JobStatusesRequest:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from airflow_provider_batch.clients.armada.client import ArmadaClient
-from airflow_provider_batch.clients.armada.client import JobState as ArmadaState
+from airflow_provider_batch.clients.armada.types import ArmadaJobState as ArmadaState
 
 # The same as hooks.armada.AIRFLOW_ANNOTATION_PREFIX, not imported from there: the hook imports Airflow, and the
 # demo's own process must not (it would create an Airflow home outside the sandbox).

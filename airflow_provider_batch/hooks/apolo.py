@@ -24,6 +24,7 @@ from airflow_provider_batch.clients.apolo.config import (
 )
 from airflow_provider_batch.clients.apolo.errors import ApoloNameTakenError, ApoloNotFoundError
 from airflow_provider_batch.clients.apolo.logs import read_new_lines
+from airflow_provider_batch.clients.apolo.types import ApoloJobStatus as ApoloStatus
 from airflow_provider_batch.clients.apolo.types import (
     DiskVolume,
     HTTPPort,
@@ -32,7 +33,6 @@ from airflow_provider_batch.clients.apolo.types import (
     SecretFile,
     Volume,
 )
-from airflow_provider_batch.clients.apolo.types import JobStatus as ApoloStatus
 from airflow_provider_batch.common.errors import connection_test_failure
 from airflow_provider_batch.common.identity import (
     PROVIDER_TAG,
@@ -45,6 +45,7 @@ from airflow_provider_batch.common.jobref import JobRef
 from airflow_provider_batch.common.retry import RetryPolicy
 from airflow_provider_batch.common.states import JobState, JobStatus
 from airflow_provider_batch.common.submit import submit_once
+from airflow_provider_batch.common.urls import fill_url_template
 from airflow_provider_batch.hooks.base import BatchHook, as_float
 
 log = logging.getLogger(__name__)
@@ -65,6 +66,8 @@ WHITESPACE = re.compile(r"\s+")
 SUBMIT_RETRY = RetryPolicy(max_attempts=5, initial_backoff=0.5, max_backoff=10.0)
 # aget_statuses lists the jobs started since the oldest watched one, less this margin (clocks differ).
 LIST_MARGIN = timedelta(minutes=5)
+# job_url_template: `{id}`, the form this provider's first versions documented, means {job_id}.
+URL_ALIASES = {"{id}": "job_id"}
 
 
 def token_user(token: str) -> str:
@@ -140,13 +143,14 @@ class ApoloSubmission:
         return {**arguments, "name": name, "tags": list(tags)}
 
 
-class ApoloHook(BatchHook):
+class ApoloHook(BatchHook[ApoloSubmission]):
     """Talks to Apolo through an `apolo` connection.
 
     host: the API URL (default https://api.apolo.us/api/v1); password: the token, or a passed-config blob (base64
     JSON {token, cluster, url, org_name, project_name}, e.g. a service account's token). Extras: passed_config (the
     blob, instead of the password), cluster, org, project (default: the blob's, else the first ones the token has),
-    timeout (seconds per request, default 60), job_url_template (a link to a job; `{id}` and `{name}` are filled in).
+    timeout (seconds per request, default 60), job_url_template (a link to a job; `{job_id}`, also written `{id}`,
+    and `{name}` are filled in: see common/urls.py).
     """
 
     conn_name_attr = "apolo_conn_id"
@@ -247,7 +251,7 @@ class ApoloHook(BatchHook):
 
     def get_status(self, job: JobRef) -> JobStatus:
         try:
-            return to_job_status(self.client.status(job.job_id))
+            return to_job_status(self.client.status(job.job_id, retry=False))
         except ApoloNotFoundError as error:
             return missing_status(job.job_id, error.message)
 
@@ -267,12 +271,13 @@ class ApoloHook(BatchHook):
         template = self.settings.job_url_template
         if not template:
             return None
-        return template.replace("{id}", job.job_id).replace("{name}", job.details.get("name", ""))
+        values = {"job_id": job.job_id, "name": job.details.get("name", "")}
+        return fill_url_template(template, values, URL_ALIASES)
 
     async def aget_status(self, job: JobRef) -> JobStatus:
         client = await self.aget_client()
         try:
-            return to_job_status(await client.status(job.job_id))
+            return to_job_status(await client.status(job.job_id, retry=False))
         except ApoloNotFoundError as error:
             return missing_status(job.job_id, error.message)
 
@@ -285,7 +290,7 @@ class ApoloHook(BatchHook):
         starts = [_created(job) for job in jobs]
         if jobs and all(start is not None for start in starts):
             since = min(start for start in starts if start is not None) - LIST_MARGIN
-            async for found in client.list(tags=[PROVIDER_TAG], since=since):
+            async for found in client.list(tags=[PROVIDER_TAG], since=since, retry=False):
                 if found.id in wanted:
                     answers[found.id] = to_job_status(found)
         missed = [job for job in jobs if job.job_id not in answers]
@@ -299,29 +304,6 @@ class ApoloHook(BatchHook):
             await client.kill(job.job_id)
         except ApoloNotFoundError as error:
             log.info("Apolo did not kill job %s (%s): it is gone", job.job_id, error.message)
-
-    # -- the connection form on Airflow < 3.2 (3.2+ reads conn-fields from get_provider_info) ------------------
-
-    @classmethod
-    def get_ui_field_behaviour(cls) -> dict[str, Any]:
-        from airflow_provider_batch.get_provider_info import APOLO_UI_FIELD_BEHAVIOUR
-
-        return APOLO_UI_FIELD_BEHAVIOUR
-
-    @classmethod
-    def get_connection_form_widgets(cls) -> dict[str, Any]:
-        from flask_appbuilder.fieldwidgets import BS3PasswordFieldWidget, BS3TextFieldWidget
-        from flask_babel import lazy_gettext
-        from wtforms import PasswordField, StringField
-
-        return {
-            "passed_config": PasswordField(lazy_gettext("Passed config (base64)"), widget=BS3PasswordFieldWidget()),
-            "cluster": StringField(lazy_gettext("Cluster"), widget=BS3TextFieldWidget()),
-            "org": StringField(lazy_gettext("Organization"), widget=BS3TextFieldWidget()),
-            "project": StringField(lazy_gettext("Project"), widget=BS3TextFieldWidget()),
-            "timeout": StringField(lazy_gettext("Request timeout (s)"), widget=BS3TextFieldWidget()),
-            "job_url_template": StringField(lazy_gettext("Job URL template"), widget=BS3TextFieldWidget()),
-        }
 
 
 def _created(job: JobRef) -> datetime | None:

@@ -13,12 +13,13 @@ import grpc
 
 from airflow_provider_batch._proto.armada import submit_pb2
 from airflow_provider_batch.clients.armada.client import ArmadaAsyncIOClient, ArmadaClient, ArmadaRpcError
-from airflow_provider_batch.clients.armada.client import JobState as ArmadaState
+from airflow_provider_batch.clients.armada.types import ArmadaJobState as ArmadaState
 from airflow_provider_batch.common.channel import CallCredentials, GrpcChannelArguments
 from airflow_provider_batch.common.errors import connection_test_failure
 from airflow_provider_batch.common.identity import JobIdentity
 from airflow_provider_batch.common.jobref import JobRef
 from airflow_provider_batch.common.states import JobState, JobStatus
+from airflow_provider_batch.common.urls import fill_url_template
 from airflow_provider_batch.hooks.base import BatchHook, as_bool
 
 log = logging.getLogger(__name__)
@@ -41,6 +42,8 @@ _NEEDS_REASON = frozenset({ArmadaState.FAILED, ArmadaState.PREEMPTED, ArmadaStat
 # The server falls back to this annotation for the external job URI when field 13 is not set (older servers).
 EXTERNAL_URI_ANNOTATION = "armadaproject.io/externalJobUri"
 AIRFLOW_ANNOTATION_PREFIX = "airflow.apache.org/"
+# lookout_url_template: `<job_id>`, the original operator's placeholder, means {job_id}.
+URL_ALIASES = {"<job_id>": "job_id"}
 
 
 def to_job_status(native: int, reason: str = "") -> JobStatus:
@@ -61,12 +64,13 @@ class ArmadaSubmission:
     item: submit_pb2.JobSubmitRequestItem
 
 
-class ArmadaHook(BatchHook):
+class ArmadaHook(BatchHook[ArmadaSubmission]):
     """Talks to Armada through an `armada` connection.
 
     host: the gRPC endpoint (`armada.example.com:443`, or host plus port); password: a bearer token, or with login a
-    basic-auth pair. Extras: tls, ca_cert (PEM), default_queue, lookout_url_template (`<job_id>` or `{job_id}`,
-    `{queue}`, `{job_set_id}` are filled in), binoculars_target (the log service, when it is not on host).
+    basic-auth pair. Extras: tls, ca_cert (PEM), default_queue, lookout_url_template (`{job_id}`, `{queue}` and
+    `{job_set_id}` are filled in, and the original operator's `<job_id>`: see common/urls.py), binoculars_target
+    (the log service, when it is not on host).
     """
 
     conn_name_attr = "armada_conn_id"
@@ -186,13 +190,13 @@ class ArmadaHook(BatchHook):
         return [(self.job_ref(job_id, details), self._with_reason(job_id, state)) for job_id, state in newest_first]
 
     def get_status(self, job: JobRef) -> JobStatus:
-        state = self.client.get_job_status([job.job_id]).job_states.get(job.job_id, ArmadaState.UNKNOWN)
-        return self._with_reason(job.job_id, state)
+        found = self.client.get_job_status([job.job_id], retry=False).job_states
+        return self._with_reason(job.job_id, found.get(job.job_id, ArmadaState.UNKNOWN), retry=False)
 
-    def _with_reason(self, job_id: str, state: int) -> JobStatus:
+    def _with_reason(self, job_id: str, state: int, retry: bool = True) -> JobStatus:
         reason = ""
         if ArmadaState(state) in _NEEDS_REASON:
-            reason = self.client.get_job_errors([job_id]).job_errors.get(job_id, "")
+            reason = self.client.get_job_errors([job_id], retry=retry).job_errors.get(job_id, "")
         return to_job_status(state, reason)
 
     def cancel_job(self, job: JobRef, reason: str) -> None:
@@ -216,7 +220,7 @@ class ArmadaHook(BatchHook):
             "queue": job.details.get("queue", ""),
             "job_set_id": job.details.get("job_set_id", ""),
         }
-        return template.replace("<job_id>", job.job_id).format(**values)
+        return fill_url_template(template, values, URL_ALIASES)
 
     async def aget_status(self, job: JobRef) -> JobStatus:
         return (await self.aget_statuses([job]))[job.job_id]
@@ -225,10 +229,10 @@ class ArmadaHook(BatchHook):
         """One GetJobStatus for all the jobs (500 ids a call), one GetJobErrors for the failed among them."""
         client = await self.aget_client()
         ids = [job.job_id for job in jobs]
-        states = (await client.get_job_status(ids)).job_states
+        states = (await client.get_job_status(ids, retry=False)).job_states
         native = {job_id: ArmadaState(states.get(job_id, ArmadaState.UNKNOWN)) for job_id in ids}
         failed = [job_id for job_id, state in native.items() if state in _NEEDS_REASON]
-        reasons = dict((await client.get_job_errors(failed)).job_errors) if failed else {}
+        reasons = dict((await client.get_job_errors(failed, retry=False)).job_errors) if failed else {}
         return {job_id: to_job_status(state, reasons.get(job_id, "")) for job_id, state in native.items()}
 
     async def acancel_job(self, job: JobRef, reason: str) -> None:
@@ -240,11 +244,12 @@ class ArmadaHook(BatchHook):
         return json.dumps([queue, job_set_id]) if queue and job_set_id else None
 
     async def afollow(self, key: str, jobs: list[JobRef]) -> AsyncIterator[tuple[str, JobStatus]]:
-        """The job set's events (GetJobSetEvents, watch=True, resumed from the last message on silence or
-        UNAVAILABLE), as the state each event moves a job to, with the event's reason for failures."""
+        """The job set's events (GetJobSetEvents, watch=True, resumed from the last message after a silence), as the
+        state each event moves a job to, with the event's reason for failures. A broken stream
+        (UNAVAILABLE) raises at once: the caller's wait policy decides when to follow again."""
         queue, job_set_id = json.loads(key)
         client = await self.aget_client()
-        stream = client.get_job_events_stream(queue, job_set_id, watch=True)
+        stream = client.get_job_events_stream(queue, job_set_id, watch=True, retry=False)
         try:
             async for message in stream:
                 try:
@@ -256,29 +261,6 @@ class ArmadaHook(BatchHook):
                     yield event.job_id, to_job_status(state, str(getattr(event.message, "reason", "") or ""))
         finally:
             stream.cancel()
-
-    # -- the connection form on Airflow < 3.2 (3.2+ reads conn-fields from get_provider_info) ------------------
-
-    @classmethod
-    def get_ui_field_behaviour(cls) -> dict[str, Any]:
-        from airflow_provider_batch.get_provider_info import ARMADA_UI_FIELD_BEHAVIOUR
-
-        return ARMADA_UI_FIELD_BEHAVIOUR
-
-    @classmethod
-    def get_connection_form_widgets(cls) -> dict[str, Any]:
-        from flask_appbuilder.fieldwidgets import BS3PasswordFieldWidget, BS3TextAreaFieldWidget, BS3TextFieldWidget
-        from flask_babel import lazy_gettext
-        from wtforms import BooleanField, StringField
-
-        return {
-            "tls": BooleanField(lazy_gettext("Use TLS"), default=False),
-            "ca_cert": StringField(lazy_gettext("CA bundle (PEM)"), widget=BS3TextAreaFieldWidget()),
-            "default_queue": StringField(lazy_gettext("Default queue"), widget=BS3TextFieldWidget()),
-            "lookout_url_template": StringField(lazy_gettext("Lookout URL template"), widget=BS3TextFieldWidget()),
-            "binoculars_target": StringField(lazy_gettext("Binoculars endpoint"), widget=BS3TextFieldWidget()),
-            "token": StringField(lazy_gettext("Token"), widget=BS3PasswordFieldWidget()),
-        }
 
 
 @dataclass(frozen=True)

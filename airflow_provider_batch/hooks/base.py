@@ -1,7 +1,28 @@
 """What every backend's hook offers the operator base and the trigger.
 
 A hook turns an Airflow connection into a client and answers in the common vocabulary (`JobRef`, `JobStatus`), so
-the operator lifecycle and the trigger are written once for all schedulers.
+the operator lifecycle and the trigger are written once for all schedulers. `BatchHook[RequestT]` is typed by what
+its backend submits (`ArmadaHook` is a `BatchHook[ArmadaSubmission]`), as the Amazon provider types
+`AwsBaseOperator[BatchClientHook]`; a backend operator is a `BatchJobOperator[ThatHook]`.
+
+Which layer retries what
+------------------------
+A transient failure (UNAVAILABLE, a 429 or 5xx, a reset connection) is retried in ONE layer, never in two stacked:
+
+- Status reads used while waiting (`get_status`, `aget_status`, `aget_statuses`, the Armada event stream that
+  `afollow` reads) call their client WITHOUT the client's retry loop: one failed read raises at once, and the wait
+  policy (common/wait.py, shared by the blocking wait and the trigger) decides when to ask again and when to give up.
+  Retrying inside the hook as well would multiply the attempts (client x cache x trigger) and hide an outage for
+  minutes.
+- Everything else (submits, cancels, `find_jobs`, log reads, connection tests) keeps the client's retry policy:
+  nothing else would retry them. Submits are also idempotent (common/submit.py), so a retried submit never
+  makes a second job.
+- A permanent refusal (a wrong token, an unknown queue: common/errors.py) is never retried by anyone.
+
+The connection form
+-------------------
+A hook's `get_ui_field_behaviour` and `get_connection_form_widgets` (Airflow < 3.2) come from the same entry of the
+backend table (backends.py) that feeds `get_provider_info`'s conn-fields (3.2+): one description of each field.
 """
 
 from __future__ import annotations
@@ -9,13 +30,16 @@ from __future__ import annotations
 import asyncio
 from abc import abstractmethod
 from collections.abc import AsyncIterator, Mapping
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from airflow.sdk import BaseHook
 
 from airflow_provider_batch.common.identity import JobIdentity
 from airflow_provider_batch.common.jobref import JobRef
 from airflow_provider_batch.common.states import JobStatus
+from airflow_provider_batch.hooks.forms import connection_form_widgets, ui_field_behaviour
+
+RequestT = TypeVar("RequestT")
 
 TRUE_STRINGS = frozenset({"true", "1", "yes", "on"})
 FALSE_STRINGS = frozenset({"false", "0", "no", "off", ""})
@@ -44,17 +68,19 @@ def as_float(value: Any, field: str, default: float) -> float:
         raise ValueError(f"connection field {field}: {value!r} is not a number") from None
 
 
-class BatchHook(BaseHook):
-    """The backend interface. Sync methods run on workers; `a*` methods run in the triggerer's event loop."""
+class BatchHook(BaseHook, Generic[RequestT]):
+    """The backend interface, typed by the request its backend submits. Sync methods run on workers; `a*` methods
+    run in the triggerer's event loop. `backend` names the hook's entry in the backend table (backends.py)."""
 
     backend: str = ""
+    conn_type: str = ""
 
     def __init__(self, conn_id: str, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.conn_id = conn_id
 
     @classmethod
-    def for_job(cls, conn_id: str, details: Mapping[str, str]) -> BatchHook:
+    def for_job(cls, conn_id: str, details: Mapping[str, str]) -> BatchHook[RequestT]:
         """The hook that reaches a job reference's scheduler: its connection, and any detail that says how to
         reach it (Armada's `channel`). Most backends need only the connection."""
         return cls(conn_id)
@@ -62,16 +88,17 @@ class BatchHook(BaseHook):
     # -- worker side -------------------------------------------------------------------------------------------
 
     @abstractmethod
-    def submit_job(self, request: Any, identity: JobIdentity, generation: int) -> JobRef:
+    def submit_job(self, request: RequestT, identity: JobIdentity, generation: int) -> JobRef:
         """Submit once; `generation` salts the deduplication id (0 for a first submission)."""
 
     @abstractmethod
-    def find_jobs(self, request: Any, identity: JobIdentity) -> list[tuple[JobRef, JobStatus]]:
+    def find_jobs(self, request: RequestT, identity: JobIdentity) -> list[tuple[JobRef, JobStatus]]:
         """Jobs an earlier try of this task instance submitted, newest first."""
 
     @abstractmethod
     def get_status(self, job: JobRef) -> JobStatus:
-        """The job's state; on a failure, with the scheduler's reason."""
+        """The job's state; on a failure, with the scheduler's reason. One try: a transient error is raised at once
+        (the wait policy retries, see "Which layer retries what")."""
 
     @abstractmethod
     def cancel_job(self, job: JobRef, reason: str) -> None:
@@ -96,10 +123,11 @@ class BatchHook(BaseHook):
 
     @abstractmethod
     async def aget_status(self, job: JobRef) -> JobStatus:
-        """The asyncio form of get_status; never blocks the event loop."""
+        """The asyncio form of get_status; never blocks the event loop. One try, as get_status."""
 
     async def aget_statuses(self, jobs: list[JobRef]) -> dict[str, JobStatus]:
-        """States of many jobs at once, by job id. Backends override this with one batched call."""
+        """States of many jobs at once, by job id. Backends override this with one batched call. One try, as
+        get_status."""
         answers = await asyncio.gather(*(self.aget_status(job) for job in jobs))
         return {job.job_id: status for job, status in zip(jobs, answers, strict=True)}
 
@@ -121,3 +149,13 @@ class BatchHook(BaseHook):
 
     async def aclose(self) -> None:
         """Release channels or sessions opened by the a* methods."""
+
+    # -- the connection form on Airflow < 3.2 (3.2+ reads conn-fields from get_provider_info) ------------------
+
+    @classmethod
+    def get_ui_field_behaviour(cls) -> dict[str, Any]:
+        return ui_field_behaviour(cls.conn_type)
+
+    @classmethod
+    def get_connection_form_widgets(cls) -> dict[str, Any]:
+        return connection_form_widgets(cls.conn_type)

@@ -32,6 +32,7 @@ from airflow_provider_batch.common.jobref import JobRef
 from airflow_provider_batch.common.retry import RetryPolicy
 from airflow_provider_batch.common.states import JobState, JobStatus
 from airflow_provider_batch.common.submit import submit_once
+from airflow_provider_batch.common.urls import fill_url_template
 from airflow_provider_batch.hooks.base import BatchHook, as_bool, as_float
 
 log = logging.getLogger(__name__)
@@ -56,6 +57,8 @@ STATE_TABLE: dict[str, JobState] = {
 # aget_statuses asks for this many tasks (by their submission tags) in one paged list call.
 STATUS_BATCH = 100
 SUBMIT_RETRY = RetryPolicy(max_attempts=5, initial_backoff=0.5, max_backoff=10.0)
+# console_url_template: `{uuid}` (and `<uuid>`), the forms this provider's first versions documented, mean {job_id}.
+URL_ALIASES = {"{uuid}": "job_id", "<uuid>": "job_id"}
 
 
 def shortname_of(identity: JobIdentity, generation: int) -> str:
@@ -93,12 +96,13 @@ class QarnotSubmission:
     result_bucket: str | None = None
 
 
-class QarnotHook(BatchHook):
+class QarnotHook(BatchHook[QarnotSubmission]):
     """Talks to Qarnot through a `qarnot` connection.
 
     host: the API URL (default https://api.qarnot.com); password: the API token (sent raw as `Authorization`).
     Extras: storage_url (the S3 endpoint; default what the API's /settings says), verify_tls (default true),
-    timeout (seconds per request, default 30), console_url_template (a link to a task; `{uuid}` is filled in).
+    timeout (seconds per request, default 30), console_url_template (a link to a task; `{job_id}`, also written
+    `{uuid}`, and `{name}` are filled in: see common/urls.py).
     """
 
     conn_name_attr = "qarnot_conn_id"
@@ -217,7 +221,7 @@ class QarnotHook(BatchHook):
 
     def get_status(self, job: JobRef) -> JobStatus:
         try:
-            return to_job_status(self.client.retrieve_task(job.job_id))
+            return to_job_status(self.client.retrieve_task(job.job_id, retry=False))
         except QarnotMissingTaskError as error:
             return missing_status(job.job_id, error.message)
 
@@ -239,7 +243,8 @@ class QarnotHook(BatchHook):
         template = self.settings.console_url_template
         if not template:
             return None
-        return template.replace("<uuid>", job.job_id).replace("{uuid}", job.job_id)
+        values = {"job_id": job.job_id, "name": job.details.get("name", "")}
+        return fill_url_template(template, values, URL_ALIASES)
 
     def download_results(self, job: JobRef, results_dir: str) -> list[Path]:
         """Every object of the task's result bucket into `results_dir`."""
@@ -251,7 +256,7 @@ class QarnotHook(BatchHook):
     async def aget_status(self, job: JobRef) -> JobStatus:
         client = await self.aget_client()
         try:
-            return to_job_status(await client.retrieve_task(job.job_id))
+            return to_job_status(await client.retrieve_task(job.job_id, retry=False))
         except QarnotMissingTaskError as error:
             return missing_status(job.job_id, error.message)
 
@@ -266,7 +271,8 @@ class QarnotHook(BatchHook):
             wanted = {job.job_id for job in chunk}
             token = None
             while True:
-                page = await client.tasks_page(token, STATUS_BATCH, filter_=tags_filter([j["tag"] for j in chunk]))
+                wanted_tags = tags_filter([j["tag"] for j in chunk])
+                page = await client.tasks_page(token, STATUS_BATCH, retry=False, filter_=wanted_tags)
                 for task in page.items:
                     if task.uuid in wanted:
                         answers[task.uuid] = to_job_status(task)
@@ -288,27 +294,6 @@ class QarnotHook(BatchHook):
             await client.abort_task(job.job_id)
         except (QarnotUnauthorizedError, QarnotMissingTaskError) as error:
             _over_or_gone(job, error)
-
-    # -- the connection form on Airflow < 3.2 (3.2+ reads conn-fields from get_provider_info) ------------------
-
-    @classmethod
-    def get_ui_field_behaviour(cls) -> dict[str, Any]:
-        from airflow_provider_batch.get_provider_info import QARNOT_UI_FIELD_BEHAVIOUR
-
-        return QARNOT_UI_FIELD_BEHAVIOUR
-
-    @classmethod
-    def get_connection_form_widgets(cls) -> dict[str, Any]:
-        from flask_appbuilder.fieldwidgets import BS3TextFieldWidget
-        from flask_babel import lazy_gettext
-        from wtforms import BooleanField, StringField
-
-        return {
-            "storage_url": StringField(lazy_gettext("Storage (S3) URL"), widget=BS3TextFieldWidget()),
-            "verify_tls": BooleanField(lazy_gettext("Verify TLS certificates"), default=True),
-            "timeout": StringField(lazy_gettext("Request timeout (s)"), widget=BS3TextFieldWidget()),
-            "console_url_template": StringField(lazy_gettext("Console URL template"), widget=BS3TextFieldWidget()),
-        }
 
 
 @dataclass(frozen=True)

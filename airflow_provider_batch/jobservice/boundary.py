@@ -14,24 +14,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from airflow_provider_batch.backends import BACKENDS
 from airflow_provider_batch.common.errors import InvalidJobSpecError
 from airflow_provider_batch.common.jobref import JobRef
-from airflow_provider_batch.common.limits import (
-    MAX_DETAIL_LENGTH,
-    MAX_JOB_SET_ID_LENGTH,
-    MAX_QUEUE_LENGTH,
-    check_conn_id,
-    check_job_id,
-    check_name,
-    shown,
-)
+from airflow_provider_batch.common.limits import check_conn_id, check_job_id, check_name, shown
 
-# The backends a remote caller may name, and the detail keys (with their longest value) each one reads.
-# `armada_channel` is missing on purpose: its "connection id" is channel arguments, trusted only from DAG authors.
+# The backends a remote caller may name, and the detail keys (with their longest value) each one reads: the backend
+# table's `remote_details`. A detail missing there (Armada's `channel`: channel arguments, trusted only from DAG
+# authors) is refused, so such a job is watched in the triggerer only.
 REMOTE_DETAILS: dict[str, dict[str, int]] = {
-    "armada": {"queue": MAX_QUEUE_LENGTH, "job_set_id": MAX_JOB_SET_ID_LENGTH},
-    "qarnot": {"tag": MAX_DETAIL_LENGTH, "name": MAX_DETAIL_LENGTH, "result_bucket": MAX_DETAIL_LENGTH},
-    "apolo": {"tag": MAX_DETAIL_LENGTH, "name": MAX_DETAIL_LENGTH, "created_at": 64},
+    name: dict(backend.remote_details) for name, backend in BACKENDS.items() if backend.remote_details
 }
 REMOTE_BACKENDS = frozenset(REMOTE_DETAILS)
 MAX_JOBS_PER_REQUEST = 1000
@@ -42,7 +34,7 @@ def check_backend(value: Any, field: str = "backend") -> str:
         raise InvalidJobSpecError(
             field,
             f"{shown(value)} is not served by the job service",
-            f"use one of {sorted(REMOTE_BACKENDS)} (armada_channel jobs are watched in the triggerer only)",
+            f"use one of {sorted(REMOTE_BACKENDS)} (jobs reached through channel arguments stay in the triggerer)",
         )
     return value
 

@@ -27,7 +27,7 @@ from airflow_provider_batch.clients.apolo.errors import (
     error_for,
 )
 from airflow_provider_batch.clients.apolo.logs import follow_log, read_new_lines, since_of, split_line, timestamp_ns
-from airflow_provider_batch.clients.apolo.types import JobDescription, JobStatus
+from airflow_provider_batch.clients.apolo.types import ApoloJobStatus, JobDescription
 from airflow_provider_batch.common.retry import RetryPolicy
 
 FAST = RetryPolicy(max_attempts=4, initial_backoff=0.001, max_backoff=0.002)
@@ -224,7 +224,7 @@ async def test_transient_answers_are_retried_then_succeed(api):
     api.on("GET jobs/job-1", reply(503, text="busy"), reply(429), reply(502), reply(200, job_json()))
     async with client(api) as apolo:
         job = await apolo.status("job-1")
-    assert job.status is JobStatus.RUNNING and api.count("GET jobs/job-1") == 4
+    assert job.status is ApoloJobStatus.RUNNING and api.count("GET jobs/job-1") == 4
 
 
 async def test_retries_end_with_the_last_error(api):
@@ -238,7 +238,7 @@ async def test_retries_end_with_the_last_error(api):
 async def test_a_start_is_retried_on_429_only(api):
     api.on("POST jobs", reply(429), reply(202, job_json(status="pending")))
     async with client(api) as apolo:
-        assert (await apolo.start(image="ubuntu", preset_name="cpu")).status is JobStatus.PENDING
+        assert (await apolo.start(image="ubuntu", preset_name="cpu")).status is ApoloJobStatus.PENDING
         assert api.count("POST jobs") == 2
         api.on("POST jobs", reply(503))
         with pytest.raises(ApoloUnavailableError):
@@ -303,7 +303,9 @@ async def test_the_list_is_ndjson_with_filters_and_a_broken_stream_is_asked_agai
         since = datetime(2026, 1, 1, tzinfo=timezone.utc)
         jobs = [
             j.id
-            async for j in apolo.list(tags=["x", "y"], statuses=[JobStatus.RUNNING], since=since, limit=5, reverse=True)
+            async for j in apolo.list(
+                tags=["x", "y"], statuses=[ApoloJobStatus.RUNNING], since=since, limit=5, reverse=True
+            )
         ]
     assert jobs == ["job-1", "job-2"]  # job-1 once, though both answers held it
     query = next(call for call in api.calls if call[0] == "GET jobs")
@@ -403,9 +405,13 @@ def test_a_description_reads_every_field_and_tells_why_it_ended():
     assert job.failure_reason() == "failed (OOMKilled): out of memory, exit code 137"
     assert (job.name, job.tags, job.life_span, job.priority.name) == ("n1", ["a"], 600.0, "HIGH")
     assert job.history.transitions[0].reason == "Creating" and job.container.resources is not None
-    assert JobDescription.from_json(job_json(status="exploded")).status is JobStatus.UNKNOWN
-    assert JobStatus.active_items() == {JobStatus.PENDING, JobStatus.SUSPENDED, JobStatus.RUNNING}
-    assert JobStatus.finished_items() == {JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED}
+    assert JobDescription.from_json(job_json(status="exploded")).status is ApoloJobStatus.UNKNOWN
+    assert ApoloJobStatus.active_items() == {ApoloJobStatus.PENDING, ApoloJobStatus.SUSPENDED, ApoloJobStatus.RUNNING}
+    assert ApoloJobStatus.finished_items() == {
+        ApoloJobStatus.SUCCEEDED,
+        ApoloJobStatus.FAILED,
+        ApoloJobStatus.CANCELLED,
+    }
 
 
 def test_the_sync_facade_runs_on_its_own_loop():

@@ -22,8 +22,8 @@ from airflow_provider_batch.clients.apolo.errors import (
     error_for,
 )
 from airflow_provider_batch.clients.apolo.logs import LogLine
+from airflow_provider_batch.clients.apolo.types import ApoloJobStatus as ApoloStatus
 from airflow_provider_batch.clients.apolo.types import JobDescription
-from airflow_provider_batch.clients.apolo.types import JobStatus as ApoloStatus
 from airflow_provider_batch.common.identity import JobIdentity
 from airflow_provider_batch.common.jobref import JobRef
 from airflow_provider_batch.common.states import JobState
@@ -180,10 +180,10 @@ def test_the_provider_declares_the_connection_type():
     assert kinds["apolo"]["hook-class-name"] == "airflow_provider_batch.hooks.apolo.ApoloHook"
     assert kinds["apolo"]["conn-fields"]["passed_config"]["schema"]["format"] == "password"
     assert "airflow_provider_batch.operators.apolo" in info["operators"][0]["python-modules"]
-    assert ApoloHook.get_ui_field_behaviour() is kinds["apolo"]["ui-field-behaviour"]
-    from airflow_provider_batch.triggers.sources import HOOKS
+    assert ApoloHook.get_ui_field_behaviour() == kinds["apolo"]["ui-field-behaviour"]
+    from airflow_provider_batch.backends import BACKENDS
 
-    assert HOOKS["apolo"] == "airflow_provider_batch.hooks.apolo.ApoloHook"
+    assert BACKENDS["apolo"].hook == "airflow_provider_batch.hooks.apolo.ApoloHook"
 
 
 # -- states -------------------------------------------------------------------------------------------------------
@@ -334,7 +334,8 @@ class FakeAsyncClient:
         for item in self.listed:
             yield item
 
-    async def status(self, job_id: str) -> JobDescription:
+    async def status(self, job_id: str, retry: bool = True) -> JobDescription:
+        assert retry is False, "a status read is one try: the wait policy retries"
         self.status_calls.append(job_id)
         if job_id not in self.alone:
             raise ApoloNotFoundError("GET /jobs/x", "400", f"no such job {job_id}")
@@ -363,6 +364,7 @@ async def test_statuses_of_many_jobs_take_one_list_call():
     assert len(fake.list_calls) == 1 and fake.status_calls == ["job-999"]  # the one the list missed
     assert fake.list_calls[0]["tags"] == [PROVIDER_TAG]
     assert fake.list_calls[0]["since"] == created - hook_module.LIST_MARGIN
+    assert fake.list_calls[0]["retry"] is False  # one try: the wait policy retries
     assert set(answers) == {ref.job_id for ref in refs}
     assert answers["job-1"].state is JobState.SUCCEEDED and answers["job-2"].state is JobState.RUNNING
     assert answers["job-999"].reason == "failed (Error), exit code 1"

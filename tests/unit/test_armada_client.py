@@ -6,7 +6,12 @@ import grpc
 import pytest
 
 from airflow_provider_batch._proto.armada import job_pb2, submit_pb2
-from airflow_provider_batch.clients.armada.client import ArmadaAsyncIOClient, ArmadaClient, ArmadaRpcError, JobState
+from airflow_provider_batch.clients.armada.client import (
+    ArmadaAsyncIOClient,
+    ArmadaClient,
+    ArmadaJobState,
+    ArmadaRpcError,
+)
 from airflow_provider_batch.common.errors import InvalidJobSpecError
 from airflow_provider_batch.common.retry import RetryPolicy
 
@@ -87,7 +92,7 @@ def test_status_is_asked_in_batches_of_500(client, workers):
     ids = [f"job-{i}" for i in range(1201)] + ["job-0"]
     states = client.get_job_status(ids).job_states
     assert sorted(seen) == [201, 500, 500]
-    assert len(states) == 1201 and JobState(states["job-7"]) is JobState.RUNNING
+    assert len(states) == 1201 and ArmadaJobState(states["job-7"]) is ArmadaJobState.RUNNING
 
 
 def test_nothing_is_sent_for_bad_input(client):
@@ -109,8 +114,8 @@ def test_cancel_without_ids_cancels_the_job_set(client):
 
 
 def test_states_know_what_is_terminal():
-    assert JobState.PREEMPTED.is_terminal() and JobState.REJECTED.is_terminal()
-    assert not JobState.UNKNOWN.is_active() and JobState.LEASED.is_active()
+    assert ArmadaJobState.PREEMPTED.is_terminal() and ArmadaJobState.REJECTED.is_terminal()
+    assert not ArmadaJobState.UNKNOWN.is_active() and ArmadaJobState.LEASED.is_active()
 
 
 async def test_async_client_batches_and_retries():

@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from airflow_provider_batch.clients.armada.client import JobState as ArmadaState
+from airflow_provider_batch.clients.armada.types import ArmadaJobState as ArmadaState
 from airflow_provider_batch.common.jobref import JobRef
 from airflow_provider_batch.common.states import JobState
 from airflow_provider_batch.hooks.armada import STATE_TABLE, ArmadaHook, to_job_status

@@ -255,14 +255,16 @@ class FakeAsyncClient:
         self.page_calls = 0
         self.get_calls = 0
 
-    async def tasks_page(self, token: Any, maximum: int, filter_: dict[str, Any]) -> Page:
+    async def tasks_page(self, token: Any, maximum: int, filter_: dict[str, Any], retry: bool = True) -> Page:
+        assert retry is False, "a status sweep is one try: the wait policy retries"
         self.page_calls += 1
         leaves = filter_.get("filters") or [filter_]
         found = [self.by_tag[leaf["value"]] for leaf in leaves if leaf["value"] in self.by_tag]
         assert len(found) <= maximum
         return Page(found, None, False)
 
-    async def retrieve_task(self, uuid: str) -> QarnotTask:
+    async def retrieve_task(self, uuid: str, retry: bool = True) -> QarnotTask:
+        assert retry is False, "a status read is one try: the wait policy retries"
         self.get_calls += 1
         return task(uuid, "Success")
 

@@ -19,7 +19,7 @@ from airflow_provider_batch.clients.apolo.client import ApoloClient, ApoloSyncCl
 from airflow_provider_batch.clients.apolo.config import ApoloConfig
 from airflow_provider_batch.clients.apolo.errors import ApoloAuthError, ApoloBadRequestError, ApoloNotFoundError
 from airflow_provider_batch.clients.apolo.logs import follow_log, read_new_lines, timestamp_ns
-from airflow_provider_batch.clients.apolo.types import JobStatus
+from airflow_provider_batch.clients.apolo.types import ApoloJobStatus
 from airflow_provider_batch.common.identity import JobIdentity
 from airflow_provider_batch.common.jobref import JobRef
 from airflow_provider_batch.common.retry import RetryPolicy
@@ -44,9 +44,9 @@ def tag() -> str:
     return f"t-{uuid.uuid4().hex[:10]}"
 
 
-async def wait_finished(client: ApoloClient, job_id: str, timeout: float = 20.0) -> list[JobStatus]:
+async def wait_finished(client: ApoloClient, job_id: str, timeout: float = 20.0) -> list[ApoloJobStatus]:
     """The statuses seen, polling until the job is over."""
-    seen: list[JobStatus] = []
+    seen: list[ApoloJobStatus] = []
     deadline = asyncio.get_running_loop().time() + timeout
     while asyncio.get_running_loop().time() < deadline:
         status = (await client.status(job_id)).status
@@ -77,9 +77,13 @@ async def test_passed_config_login_and_a_job_from_pending_to_succeeded(apolo_emu
             description="wire test",
             life_span=600,
         )
-        assert job.status is JobStatus.PENDING and job.tags == ["wire"] and job.life_span == 600
+        assert job.status is ApoloJobStatus.PENDING and job.tags == ["wire"] and job.life_span == 600
         seen = await wait_finished(apolo, job.id)
-        assert seen[0] is JobStatus.PENDING and JobStatus.RUNNING in seen and seen[-1] is JobStatus.SUCCEEDED
+        assert (
+            seen[0] is ApoloJobStatus.PENDING
+            and ApoloJobStatus.RUNNING in seen
+            and seen[-1] is ApoloJobStatus.SUCCEEDED
+        )
         done = await apolo.status(job.name or "")  # by name too
         assert done.id == job.id and done.history.exit_code == 0 and done.history.reason == "Completed"
         lines = [line async for line in follow_log(apolo, job.id)]
@@ -96,7 +100,7 @@ async def test_a_failing_job_reports_reason_and_exit_code(apolo_emulator: ApoloE
         job = await apolo.start(image="ubuntu:22.04", preset_name="cpu-small", command="sh -c 'echo bad; exit 3'")
         await wait_finished(apolo, job.id)
         failed = await apolo.status(job.id)
-        assert failed.status is JobStatus.FAILED and failed.history.exit_code == 3
+        assert failed.status is ApoloJobStatus.FAILED and failed.history.exit_code == 3
         assert failed.failure_reason().startswith("failed (Error)") and "exit code 3" in failed.failure_reason()
 
 
@@ -116,8 +120,8 @@ async def test_list_filters_kill_and_typed_errors(apolo_emulator: ApoloEmulatorE
         await apolo.kill(jobs[0].id)
         await wait_finished(apolo, jobs[0].id)
         cancelled = await apolo.status(jobs[0].id)
-        assert cancelled.status is JobStatus.CANCELLED and cancelled.history.reason == "UserRequested"
-        finished = [job.id async for job in apolo.list(tags=[marker], statuses=JobStatus.finished_items())]
+        assert cancelled.status is ApoloJobStatus.CANCELLED and cancelled.history.reason == "UserRequested"
+        finished = [job.id async for job in apolo.list(tags=[marker], statuses=ApoloJobStatus.finished_items())]
         assert finished == [jobs[0].id]
         for job in jobs[1:]:
             await apolo.kill(job.id)
@@ -139,7 +143,7 @@ def test_the_sync_facade(apolo_emulator: ApoloEmulatorEndpoint) -> None:
         job = apolo.start(image="ubuntu:22.04", preset_name="cpu-small", command="echo from-sync", tags=[marker])
         assert [found.id for found in apolo.list(tags=[marker])] == [job.id]
         assert b"".join(apolo.monitor(job.id)) == b"from-sync\n"
-        assert apolo.status(job.id).status is JobStatus.SUCCEEDED
+        assert apolo.status(job.id).status is ApoloJobStatus.SUCCEEDED
         with pytest.raises(ApoloNotFoundError):
             apolo.kill("job-missing")
 

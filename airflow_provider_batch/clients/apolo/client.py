@@ -36,19 +36,20 @@ from airflow_provider_batch.clients.apolo.errors import (
     network_error,
 )
 from airflow_provider_batch.clients.apolo.types import (
+    ApoloJobStatus,
     Container,
     DiskVolume,
     HTTPPort,
     JobDescription,
     JobPriority,
     JobRestartPolicy,
-    JobStatus,
     JobTelemetry,
     SecretFile,
     ServerConfig,
     Volume,
     check_preset,
 )
+from airflow_provider_batch.common.retry import NO_RETRY
 
 T = TypeVar("T")
 USER_AGENT = f"airflow-provider-batch/{__version__}"
@@ -109,8 +110,10 @@ class ApoloClient:
         params: Sequence[tuple[str, str]] | None = None,
         body: Any = None,
         idempotent: bool = True,
+        retry: bool = True,
     ) -> Any:
-        """One request (retried as the config says); the JSON answer, or None for an empty one."""
+        """One request (retried as the config says; retry=False: one try, for a caller that retries on its own);
+        the JSON answer, or None for an empty one."""
         call = f"{method} {url.removeprefix(self.config.url) or '/'}"
 
         async def attempt() -> Any:
@@ -135,7 +138,8 @@ class ApoloClient:
             except ValueError:
                 raise ApoloError(call, "bad answer", f"not JSON: {text[:200]!r}") from None
 
-        return await self.config.retry.acall(attempt, _retry_all if idempotent else _retry_throttled, call)
+        policy = self.config.retry if retry else NO_RETRY
+        return await policy.acall(attempt, _retry_all if idempotent else _retry_throttled, call)
 
     # -- the platform ------------------------------------------------------------------------------------------
 
@@ -266,14 +270,14 @@ class ApoloClient:
         answer = await self._call("POST", f"{self.config.url}/jobs", body=payload, idempotent=False)
         return JobDescription.from_json(answer)
 
-    async def status(self, id: str) -> JobDescription:
+    async def status(self, id: str, *, retry: bool = True) -> JobDescription:
         """The job by id (or by name: the server resolves it). ApoloNotFoundError when there is none."""
-        return JobDescription.from_json(await self._call("GET", f"{self.config.url}/jobs/{_id(id)}"))
+        return JobDescription.from_json(await self._call("GET", f"{self.config.url}/jobs/{_id(id)}", retry=retry))
 
     async def list(
         self,
         *,
-        statuses: Iterable[JobStatus] = (),
+        statuses: Iterable[ApoloJobStatus] = (),
         name: str = "",
         tags: Iterable[str] = (),
         owners: Iterable[str] = (),
@@ -284,9 +288,11 @@ class ApoloClient:
         cluster_name: str | None = None,
         org_names: Iterable[str] | None = None,
         project_names: Iterable[str] | None = None,
+        retry: bool = True,
     ) -> AsyncIterator[JobDescription]:
         """Jobs matching every given filter (tags: all of them), streamed as NDJSON, oldest first (`reverse`:
-        newest first). A stream that breaks is asked for again; jobs already yielded are not yielded twice."""
+        newest first). A stream that breaks is asked for again (retry=False: it raises); jobs already yielded are
+        not yielded twice."""
         cluster, org, _ = await self.where()
         params: list[tuple[str, str]] = [("status", str(status)) for status in statuses]
         if name:
@@ -307,7 +313,7 @@ class ApoloClient:
         params += [("org_name", o) for o in (org_names if org_names is not None else [org]) if o]
         params += [("project_name", p) for p in project_names or () if p]
         seen: set[str] = set()
-        delays = [*self.config.retry.delays(), None]
+        delays = [*(self.config.retry.delays() if retry else []), None]
         for delay in delays:
             try:
                 async for job in self._list_once(params):
@@ -577,8 +583,8 @@ class ApoloSyncClient:
     def run(self, container: Container, **kwargs: Any) -> JobDescription:
         return self._run(lambda: self.aio.run(container, **kwargs))
 
-    def status(self, id: str) -> JobDescription:
-        return self._run(lambda: self.aio.status(id))
+    def status(self, id: str, *, retry: bool = True) -> JobDescription:
+        return self._run(lambda: self.aio.status(id, retry=retry))
 
     def list(self, **kwargs: Any) -> list[JobDescription]:
         async def collect() -> list[JobDescription]:

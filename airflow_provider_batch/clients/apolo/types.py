@@ -1,5 +1,6 @@
-"""Apolo's job vocabulary as typed values, like the seed SDK's (`JobDescription`, `JobStatus`, `Container`, ...),
-read from and written to the Jobs API's JSON. No Airflow import here."""
+"""Apolo's job vocabulary as typed values, like the seed SDK's (`JobDescription`, `Container`, ..., and
+`ApoloJobStatus`, the SDK's `JobStatus` under a name that does not clash with common.states.JobStatus), read from and
+written to the Jobs API's JSON. No Airflow import here."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from typing import Any
 from airflow_provider_batch.common.errors import InvalidJobSpecError
 
 
-class JobStatus(str, enum.Enum):
+class ApoloJobStatus(str, enum.Enum):
     """A job's status. `suspended` is a preemptible job paused by the scheduler; `unknown` is any status this client
     does not know (the server is newer), never a final answer."""
 
@@ -27,31 +28,31 @@ class JobStatus(str, enum.Enum):
 
     @property
     def is_pending(self) -> bool:
-        return self in (JobStatus.PENDING, JobStatus.SUSPENDED)
+        return self in (ApoloJobStatus.PENDING, ApoloJobStatus.SUSPENDED)
 
     @property
     def is_running(self) -> bool:
-        return self is JobStatus.RUNNING
+        return self is ApoloJobStatus.RUNNING
 
     @property
     def is_finished(self) -> bool:
-        return self in (JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED)
+        return self in (ApoloJobStatus.SUCCEEDED, ApoloJobStatus.FAILED, ApoloJobStatus.CANCELLED)
 
     @classmethod
-    def items(cls) -> set[JobStatus]:
+    def items(cls) -> set[ApoloJobStatus]:
         """Every status the server sends (not UNKNOWN)."""
-        return {item for item in cls if item is not JobStatus.UNKNOWN}
+        return {item for item in cls if item is not ApoloJobStatus.UNKNOWN}
 
     @classmethod
-    def active_items(cls) -> set[JobStatus]:
+    def active_items(cls) -> set[ApoloJobStatus]:
         return {item for item in cls.items() if not item.is_finished}
 
     @classmethod
-    def finished_items(cls) -> set[JobStatus]:
+    def finished_items(cls) -> set[ApoloJobStatus]:
         return {item for item in cls.items() if item.is_finished}
 
     @classmethod
-    def parse(cls, value: Any) -> JobStatus:
+    def parse(cls, value: Any) -> ApoloJobStatus:
         try:
             return cls(str(value))
         except ValueError:
@@ -202,7 +203,7 @@ def parse_time(value: Any) -> datetime | None:
 class JobStatusItem:
     """One transition of the job: its status, when, why (reason, description) and the exit code if any."""
 
-    status: JobStatus
+    status: ApoloJobStatus
     transition_time: datetime | None
     reason: str = ""
     description: str = ""
@@ -211,7 +212,7 @@ class JobStatusItem:
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> JobStatusItem:
         return cls(
-            status=JobStatus.parse(data.get("status")),
+            status=ApoloJobStatus.parse(data.get("status")),
             transition_time=parse_time(data.get("transition_time")),
             reason=str(data.get("reason") or ""),
             description=str(data.get("description") or ""),
@@ -223,7 +224,7 @@ class JobStatusItem:
 class JobStatusHistory:
     """The job's current status with its reason, description and exit code, its times and its transitions."""
 
-    status: JobStatus
+    status: ApoloJobStatus
     reason: str
     description: str
     restarts: int = 0
@@ -237,7 +238,7 @@ class JobStatusHistory:
     @classmethod
     def from_json(cls, data: Mapping[str, Any], transitions: Sequence[Mapping[str, Any]] = ()) -> JobStatusHistory:
         return cls(
-            status=JobStatus.parse(data.get("status", "unknown")),
+            status=ApoloJobStatus.parse(data.get("status", "unknown")),
             reason=str(data.get("reason") or ""),
             description=str(data.get("description") or ""),
             restarts=int(data.get("restarts") or 0),
@@ -264,7 +265,7 @@ class JobDescription:
     id: str
     owner: str
     cluster_name: str
-    status: JobStatus
+    status: ApoloJobStatus
     history: JobStatusHistory
     container: Container
     scheduler_enabled: bool = False
@@ -296,7 +297,7 @@ class JobDescription:
             id=str(data["id"]),
             owner=str(data.get("owner", "")),
             cluster_name=str(data.get("cluster_name", "")),
-            status=JobStatus.parse(data.get("status")),
+            status=ApoloJobStatus.parse(data.get("status")),
             history=JobStatusHistory.from_json(data.get("history") or {}, data.get("statuses") or ()),
             container=Container.from_json(data.get("container") or {}),
             scheduler_enabled=bool(data.get("scheduler_enabled", False)),

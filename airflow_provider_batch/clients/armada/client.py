@@ -36,16 +36,17 @@ from airflow_provider_batch.clients.armada import requests as req
 from airflow_provider_batch.clients.armada.requests import ArmadaRpcError, is_transient
 from airflow_provider_batch.clients.armada.spec import build_job_request_item
 from airflow_provider_batch.clients.armada.streams import AsyncEventStream, EventStream
-from airflow_provider_batch.clients.armada.types import Event, EventType, JobState
-from airflow_provider_batch.common.retry import RetryPolicy
+from airflow_provider_batch.clients.armada.types import ArmadaJobState, Event, EventType, JobState
+from airflow_provider_batch.common.retry import NO_RETRY, RetryPolicy
 
 __all__ = [
     "ArmadaAsyncIOClient",
     "ArmadaClient",
+    "ArmadaJobState",
     "ArmadaRpcError",
     "Event",
     "EventType",
-    "JobState",
+    "JobState",  # the original armada_client name of ArmadaJobState
 ]
 
 T = TypeVar("T")
@@ -155,17 +156,22 @@ class ArmadaClient(_ArmadaBase):
             except grpc.RpcError as error:
                 raise req.as_armada_error(error, name) from None
 
-        policy = self.retry if retry else RetryPolicy(max_attempts=1)
+        policy = self.retry if retry else NO_RETRY
         return policy.call(once, is_transient, f"Armada {name}")
 
     def _batched(
-        self, method: Callable[..., T], build: Callable[[list[str]], Any], ids: Sequence[str], name: str
+        self,
+        method: Callable[..., T],
+        build: Callable[[list[str]], Any],
+        ids: Sequence[str],
+        name: str,
+        retry: bool = True,
     ) -> list[T]:
         chunks = list(req.batches(ids))
         if self.max_workers <= 1 or len(chunks) <= 1:
-            return [self._call(method, build(chunk), name) for chunk in chunks]
+            return [self._call(method, build(chunk), name, retry) for chunk in chunks]
         with ThreadPoolExecutor(max_workers=min(self.max_workers, len(chunks))) as pool:
-            return list(pool.map(lambda chunk: self._call(method, build(chunk), name), chunks))
+            return list(pool.map(lambda chunk: self._call(method, build(chunk), name, retry), chunks))
 
     # -- submit, cancel, priority ------------------------------------------------------------------------------
 
@@ -192,7 +198,7 @@ class ArmadaClient(_ArmadaBase):
         )
 
     def cancel_jobset(
-        self, queue: str, job_set_id: str, filter_states: Sequence[JobState | int] | None = None, reason: str = ""
+        self, queue: str, job_set_id: str, filter_states: Sequence[ArmadaJobState | int] | None = None, reason: str = ""
     ) -> empty_pb2.Empty:
         """Cancel the job set's jobs that are in one of `filter_states` (all of them when empty)."""
         request = req.cancel_jobset_request(queue, job_set_id, filter_states, reason)
@@ -261,26 +267,35 @@ class ArmadaClient(_ArmadaBase):
     # -- events ------------------------------------------------------------------------------------------------
 
     def get_job_events_stream(
-        self, queue: str, job_set_id: str, from_message_id: str | None = None, *, watch: bool = True
+        self,
+        queue: str,
+        job_set_id: str,
+        from_message_id: str | None = None,
+        *,
+        watch: bool = True,
+        retry: bool = True,
     ) -> EventStream:
         """The job set's events from after `from_message_id` (from the start when None).
 
         With watch=True the stream waits for new events until `unwatch_events(stream)`; with watch=False it ends at
-        the last event so far. It reopens itself on silence and on UNAVAILABLE, from the last message it gave out.
+        the last event so far. It reopens itself on silence and on UNAVAILABLE, from the last message it gave out;
+        with retry=False it still reopens on silence, but raises the first UNAVAILABLE (its caller retries).
         """
 
         def open_call(last_id: str) -> Any:
             request = req.job_set_request(queue, job_set_id, last_id, watch, error_if_missing=False)
             return self._events.GetJobSetEvents(request)
 
-        return EventStream(open_call, from_message_id, self.event_timeout.total_seconds(), self.retry)
+        policy = self.retry if retry else NO_RETRY
+        return EventStream(open_call, from_message_id, self.event_timeout.total_seconds(), policy)
 
     # -- query API ---------------------------------------------------------------------------------------------
 
-    def get_job_status(self, job_ids: Sequence[str]) -> job_pb2.JobStatusResponse:
-        """States of any number of jobs (asked in batches of 500); unknown ids answer UNKNOWN."""
+    def get_job_status(self, job_ids: Sequence[str], *, retry: bool = True) -> job_pb2.JobStatusResponse:
+        """States of any number of jobs (asked in batches of 500); unknown ids answer UNKNOWN. retry=False: one try
+        (a caller that retries on its own, such as a wait policy)."""
         build = lambda ids: job_pb2.JobStatusRequest(job_ids=ids)  # noqa: E731
-        return req.merge_status(self._batched(self._jobs.GetJobStatus, build, job_ids, "GetJobStatus"))
+        return req.merge_status(self._batched(self._jobs.GetJobStatus, build, job_ids, "GetJobStatus", retry))
 
     def get_job_status_by_external_job_uri(
         self, queue: str, job_set_id: str, external_job_uri: str
@@ -296,9 +311,9 @@ class ArmadaClient(_ArmadaBase):
         )
         return req.merge_details(self._batched(self._jobs.GetJobDetails, build, job_ids, "GetJobDetails"))
 
-    def get_job_errors(self, job_ids: Sequence[str]) -> job_pb2.JobErrorsResponse:
+    def get_job_errors(self, job_ids: Sequence[str], *, retry: bool = True) -> job_pb2.JobErrorsResponse:
         build = lambda ids: job_pb2.JobErrorsRequest(job_ids=ids)  # noqa: E731
-        return req.merge_errors(self._batched(self._jobs.GetJobErrors, build, job_ids, "GetJobErrors"))
+        return req.merge_errors(self._batched(self._jobs.GetJobErrors, build, job_ids, "GetJobErrors", retry))
 
     def get_job_run_details(self, run_ids: Sequence[str]) -> job_pb2.JobRunDetailsResponse:
         build = lambda ids: job_pb2.JobRunDetailsRequest(run_ids=ids)  # noqa: E731
@@ -346,13 +361,19 @@ class ArmadaAsyncIOClient(_ArmadaBase):
             except grpc.RpcError as error:
                 raise req.as_armada_error(error, name) from None
 
-        policy = self.retry if retry else RetryPolicy(max_attempts=1)
+        policy = self.retry if retry else NO_RETRY
         return await policy.acall(once, is_transient, f"Armada {name}")
 
     async def _batched(
-        self, method: Callable[..., Any], build: Callable[[list[str]], Any], ids: Sequence[str], name: str
+        self,
+        method: Callable[..., Any],
+        build: Callable[[list[str]], Any],
+        ids: Sequence[str],
+        name: str,
+        retry: bool = True,
     ) -> list[Any]:
-        return list(await asyncio.gather(*(self._call(method, build(chunk), name) for chunk in req.batches(ids))))
+        calls = (self._call(method, build(chunk), name, retry) for chunk in req.batches(ids))
+        return list(await asyncio.gather(*calls))
 
     async def submit_jobs(
         self, queue: str, job_set_id: str, job_request_items: Sequence[Any]
@@ -375,7 +396,7 @@ class ArmadaAsyncIOClient(_ArmadaBase):
         return await self._call(self._submit.CancelJobs, request, "CancelJobs")
 
     async def cancel_jobset(
-        self, queue: str, job_set_id: str, filter_states: Sequence[JobState | int] | None = None, reason: str = ""
+        self, queue: str, job_set_id: str, filter_states: Sequence[ArmadaJobState | int] | None = None, reason: str = ""
     ) -> empty_pb2.Empty:
         request = req.cancel_jobset_request(queue, job_set_id, filter_states, reason)
         return await self._call(self._submit.CancelJobSet, request, "CancelJobSet")
@@ -435,7 +456,13 @@ class ArmadaAsyncIOClient(_ArmadaBase):
         return await self.retry.acall(read_all, is_transient, "Armada GetQueues")
 
     def get_job_events_stream(
-        self, queue: str, job_set_id: str, from_message_id: str | None = None, *, watch: bool = True
+        self,
+        queue: str,
+        job_set_id: str,
+        from_message_id: str | None = None,
+        *,
+        watch: bool = True,
+        retry: bool = True,
     ) -> AsyncEventStream:
         """`async for message in client.get_job_events_stream(...)`; see ArmadaClient.get_job_events_stream."""
 
@@ -443,11 +470,12 @@ class ArmadaAsyncIOClient(_ArmadaBase):
             request = req.job_set_request(queue, job_set_id, last_id, watch, error_if_missing=False)
             return self._events.GetJobSetEvents(request)
 
-        return AsyncEventStream(open_call, from_message_id, self.event_timeout.total_seconds(), self.retry)
+        policy = self.retry if retry else NO_RETRY
+        return AsyncEventStream(open_call, from_message_id, self.event_timeout.total_seconds(), policy)
 
-    async def get_job_status(self, job_ids: Sequence[str]) -> job_pb2.JobStatusResponse:
+    async def get_job_status(self, job_ids: Sequence[str], *, retry: bool = True) -> job_pb2.JobStatusResponse:
         build = lambda ids: job_pb2.JobStatusRequest(job_ids=ids)  # noqa: E731
-        return req.merge_status(await self._batched(self._jobs.GetJobStatus, build, job_ids, "GetJobStatus"))
+        return req.merge_status(await self._batched(self._jobs.GetJobStatus, build, job_ids, "GetJobStatus", retry))
 
     async def get_job_status_by_external_job_uri(
         self, queue: str, job_set_id: str, external_job_uri: str
@@ -463,9 +491,9 @@ class ArmadaAsyncIOClient(_ArmadaBase):
         )
         return req.merge_details(await self._batched(self._jobs.GetJobDetails, build, job_ids, "GetJobDetails"))
 
-    async def get_job_errors(self, job_ids: Sequence[str]) -> job_pb2.JobErrorsResponse:
+    async def get_job_errors(self, job_ids: Sequence[str], *, retry: bool = True) -> job_pb2.JobErrorsResponse:
         build = lambda ids: job_pb2.JobErrorsRequest(job_ids=ids)  # noqa: E731
-        return req.merge_errors(await self._batched(self._jobs.GetJobErrors, build, job_ids, "GetJobErrors"))
+        return req.merge_errors(await self._batched(self._jobs.GetJobErrors, build, job_ids, "GetJobErrors", retry))
 
     async def get_job_run_details(self, run_ids: Sequence[str]) -> job_pb2.JobRunDetailsResponse:
         build = lambda ids: job_pb2.JobRunDetailsRequest(run_ids=ids)  # noqa: E731

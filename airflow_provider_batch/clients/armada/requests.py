@@ -9,7 +9,7 @@ import grpc
 
 from airflow_provider_batch._proto.armada import binoculars_pb2, event_pb2, job_pb2, submit_pb2
 from airflow_provider_batch.clients.armada.spec import as_job_request_item, validate_job_set_id
-from airflow_provider_batch.clients.armada.types import JobState
+from airflow_provider_batch.clients.armada.types import ArmadaJobState
 from airflow_provider_batch.common import errors
 from airflow_provider_batch.common.errors import InvalidJobSpecError, SchedulerError
 
@@ -116,7 +116,7 @@ def cancel_request(
 
 
 def cancel_jobset_request(
-    queue: str, job_set_id: str, filter_states: Sequence[JobState | int] | None, reason: str
+    queue: str, job_set_id: str, filter_states: Sequence[ArmadaJobState | int] | None, reason: str
 ) -> submit_pb2.JobSetCancelRequest:
     validate_job_set_id(queue, job_set_id)
     states: list[Any] = [int(state) for state in filter_states or []]

@@ -9,8 +9,8 @@ from typing import Any
 from airflow_provider_batch._proto.armada import event_pb2, submit_pb2
 
 
-class JobState(enum.IntEnum):
-    """Armada's api.JobState, with the numbers of the wire."""
+class ArmadaJobState(enum.IntEnum):
+    """Armada's api.JobState, with the numbers of the wire (named apart from the common states.JobState)."""
 
     QUEUED = 0
     PENDING = 1
@@ -29,11 +29,20 @@ class JobState(enum.IntEnum):
 
     def is_active(self) -> bool:
         """Known to Armada and not finished (UNKNOWN is neither: not ingested yet, or never submitted)."""
-        return not self.is_terminal() and self is not JobState.UNKNOWN
+        return not self.is_terminal() and self is not ArmadaJobState.UNKNOWN
 
 
-_TERMINAL = frozenset({JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED, JobState.PREEMPTED, JobState.REJECTED})
-assert {s.name: s.value for s in JobState} == dict(submit_pb2.JobState.items())
+_TERMINAL = frozenset(
+    {
+        ArmadaJobState.SUCCEEDED,
+        ArmadaJobState.FAILED,
+        ArmadaJobState.CANCELLED,
+        ArmadaJobState.PREEMPTED,
+        ArmadaJobState.REJECTED,
+    }
+)
+assert {s.name: s.value for s in ArmadaJobState} == dict(submit_pb2.JobState.items())
+JobState = ArmadaJobState  # the original armada_client name, for the compat modules that mirror it
 
 
 class EventType(str, enum.Enum):
@@ -59,16 +68,16 @@ class EventType(str, enum.Enum):
 
 
 _STATE_OF_EVENT = {
-    EventType.submitted: JobState.SUBMITTED,
-    EventType.queued: JobState.QUEUED,
-    EventType.leased: JobState.LEASED,
-    EventType.lease_returned: JobState.QUEUED,
-    EventType.lease_expired: JobState.QUEUED,
-    EventType.pending: JobState.PENDING,
-    EventType.running: JobState.RUNNING,
-    EventType.succeeded: JobState.SUCCEEDED,
-    EventType.cancelled: JobState.CANCELLED,
-    EventType.preempted: JobState.PREEMPTED,
+    EventType.submitted: ArmadaJobState.SUBMITTED,
+    EventType.queued: ArmadaJobState.QUEUED,
+    EventType.leased: ArmadaJobState.LEASED,
+    EventType.lease_returned: ArmadaJobState.QUEUED,
+    EventType.lease_expired: ArmadaJobState.QUEUED,
+    EventType.pending: ArmadaJobState.PENDING,
+    EventType.running: ArmadaJobState.RUNNING,
+    EventType.succeeded: ArmadaJobState.SUCCEEDED,
+    EventType.cancelled: ArmadaJobState.CANCELLED,
+    EventType.preempted: ArmadaJobState.PREEMPTED,
 }
 
 
@@ -103,15 +112,15 @@ class Event:
         return str(self.message.queue)
 
     @property
-    def state(self) -> JobState | None:
+    def state(self) -> ArmadaJobState | None:
         """The job state this event moves the job to, or None (utilisation, reprioritize, ... change nothing).
 
         A failure marked `retryable` is not terminal: Armada will run the job again.
         """
         if self.type is EventType.failed:
             if self.message.retryable:
-                return JobState.QUEUED
+                return ArmadaJobState.QUEUED
             if self.message.cause == event_pb2.Rejected:
-                return JobState.REJECTED
-            return JobState.FAILED
+                return ArmadaJobState.REJECTED
+            return ArmadaJobState.FAILED
         return _STATE_OF_EVENT.get(self.type)

@@ -49,6 +49,7 @@ from airflow_provider_batch.clients.qarnot.types import (
     TaskSpec,
     UserInfo,
 )
+from airflow_provider_batch.common.retry import NO_RETRY
 
 T = TypeVar("T")
 USER_AGENT = f"airflow-provider-batch/{__version__}"
@@ -168,9 +169,11 @@ class QarnotClient(_Specs):
     def __exit__(self, *_: object) -> None:
         self.close()
 
-    def send(self, request: Request[T]) -> T:
-        """Send one call, retrying what may be retried; the answer parsed, or a typed QarnotError."""
-        return self.config.retry.call(lambda: self._once(request), _retryable(request), request.call)
+    def send(self, request: Request[T], *, retry: bool = True) -> T:
+        """Send one call, retrying what may be retried (retry=False: one try, for a caller that retries on its own,
+        such as a wait policy); the answer parsed, or a typed QarnotError."""
+        policy = self.config.retry if retry else NO_RETRY
+        return policy.call(lambda: self._once(request), _retryable(request), request.call)
 
     def _once(self, request: Request[T]) -> T:
         body = None if request.body is None else json.dumps(request.body)
@@ -205,9 +208,11 @@ class QarnotClient(_Specs):
 
     # -- lists ------------------------------------------------------------------------------------------------
 
-    def tasks_page(self, token: str | None = None, maximum: int | None = DEFAULT_PAGE_SIZE, **filters: Any) -> Page:
+    def tasks_page(
+        self, token: str | None = None, maximum: int | None = DEFAULT_PAGE_SIZE, *, retry: bool = True, **filters: Any
+    ) -> Page:
         """One page of tasks; filters: tags (any of them), tags_intersect (all of them), filter_ (a raw filter)."""
-        return self.send(api.tasks_page(token, maximum, **filters))
+        return self.send(api.tasks_page(token, maximum, **filters), retry=retry)
 
     def tasks(
         self,
@@ -246,8 +251,8 @@ class QarnotClient(_Specs):
 
     # -- tasks ------------------------------------------------------------------------------------------------
 
-    def retrieve_task(self, uuid: str) -> QarnotTask:
-        return self.send(api.retrieve_task(uuid))
+    def retrieve_task(self, uuid: str, *, retry: bool = True) -> QarnotTask:
+        return self.send(api.retrieve_task(uuid), retry=retry)
 
     def submit_task(self, spec: TaskSpec) -> str:
         """POST /tasks; the new task's uuid."""
@@ -378,8 +383,9 @@ class QarnotAsyncClient(_Specs):
             self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.config.timeout))
         return self._session
 
-    async def send(self, request: Request[T]) -> T:
-        return await self.config.retry.acall(lambda: self._once(request), _retryable(request), request.call)
+    async def send(self, request: Request[T], *, retry: bool = True) -> T:
+        policy = self.config.retry if retry else NO_RETRY
+        return await policy.acall(lambda: self._once(request), _retryable(request), request.call)
 
     async def _once(self, request: Request[T]) -> T:
         body = None if request.body is None else json.dumps(request.body)
@@ -416,9 +422,9 @@ class QarnotAsyncClient(_Specs):
     # -- lists ------------------------------------------------------------------------------------------------
 
     async def tasks_page(
-        self, token: str | None = None, maximum: int | None = DEFAULT_PAGE_SIZE, **filters: Any
+        self, token: str | None = None, maximum: int | None = DEFAULT_PAGE_SIZE, *, retry: bool = True, **filters: Any
     ) -> Page:
-        return await self.send(api.tasks_page(token, maximum, **filters))
+        return await self.send(api.tasks_page(token, maximum, **filters), retry=retry)
 
     async def tasks(
         self,
@@ -456,8 +462,8 @@ class QarnotAsyncClient(_Specs):
 
     # -- tasks ------------------------------------------------------------------------------------------------
 
-    async def retrieve_task(self, uuid: str) -> QarnotTask:
-        return await self.send(api.retrieve_task(uuid))
+    async def retrieve_task(self, uuid: str, *, retry: bool = True) -> QarnotTask:
+        return await self.send(api.retrieve_task(uuid), retry=retry)
 
     async def submit_task(self, spec: TaskSpec) -> str:
         return await self.send(api.submit_task(spec))

@@ -11,13 +11,13 @@ from airflow_provider_batch.clients.apolo.errors import (
     ApoloNotFoundError,
 )
 from airflow_provider_batch.clients.apolo.types import (
+    ApoloJobStatus,
     Container,
     DiskVolume,
     HTTPPort,
     JobDescription,
     JobPriority,
     JobRestartPolicy,
-    JobStatus,
     JobStatusHistory,
     JobStatusItem,
     JobTelemetry,
@@ -35,6 +35,9 @@ from airflow_provider_batch.compat.apolo_sdk._client import (
     RemoteImage,
     get,
 )
+
+# The SDK's own name for a job's status (ApoloJobStatus in the clients, apart from the common JobStatus).
+JobStatus = ApoloJobStatus
 
 # The seed's error names (aiohttp-derived there; our typed errors here, with the server's words).
 ClientError = ApoloError

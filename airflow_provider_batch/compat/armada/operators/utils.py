@@ -49,7 +49,7 @@ def job_state_from_pb(state: int) -> JobState:
 def _as_job_state(job_state: JobState | int | str) -> JobState:
     if isinstance(job_state, str):
         name = job_state.upper().replace("JOB_NOT_FOUND", "JOB_ID_NOT_FOUND")
-        return JobState[name.removeprefix("JOBSTATE.")]
+        return JobState.__members__[name.removeprefix("JOBSTATE.")]
     return job_state_from_pb(int(job_state))
 
 
