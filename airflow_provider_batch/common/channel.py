@@ -12,7 +12,7 @@ import ipaddress
 import json
 import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -154,12 +154,22 @@ class GrpcChannelArguments:
             compression=data.get("compression"),
         )
 
-    def to_json(self) -> str:
-        return json.dumps(self.serialize(), sort_keys=True)
+    def to_json(self) -> dict[str, Any]:
+        """A plain JSON-able dict, as every `to_json()` of this provider returns (the same as `serialize()`)."""
+        return self.serialize()
 
     @classmethod
-    def from_json(cls, text: str) -> GrpcChannelArguments:
-        return cls.deserialize(json.loads(text))
+    def from_json(cls, data: Mapping[str, Any]) -> GrpcChannelArguments:
+        """The arguments back from `to_json()`'s dict."""
+        return cls.deserialize(dict(data))
+
+    def to_json_string(self) -> str:
+        """`to_json()` as one canonical JSON string (sorted keys), e.g. for a key or an environment variable."""
+        return json.dumps(self.to_json(), sort_keys=True)
+
+    @classmethod
+    def from_json_string(cls, text: str) -> GrpcChannelArguments:
+        return cls.from_json(json.loads(text))
 
 
 def is_loopback(target: str) -> bool:

@@ -13,6 +13,19 @@ def test_round_trips_through_plain_json():
     data = json.loads(json.dumps(args.serialize()))
     assert GrpcChannelArguments.deserialize(data) == args
     assert GrpcChannelArguments.from_json(args.to_json()) == args
+    assert GrpcChannelArguments.from_json_string(args.to_json_string()) == args
+
+
+def test_to_json_is_a_plain_dict_as_every_to_json_of_the_provider():
+    from airflow_provider_batch.common.jobref import JobRef
+    from airflow_provider_batch.common.states import JobState, JobStatus
+
+    args = GrpcChannelArguments("h:1", tls=True, options=(("grpc.max_receive_message_length", 1024),))
+    for value in (args, JobRef("armada", "c", "j", {"queue": "q"}), JobStatus(JobState.RUNNING, "RUNNING")):
+        data = value.to_json()
+        assert type(data) is dict and json.loads(json.dumps(data)) == data
+        assert type(value).from_json(data) == value
+    assert json.loads(args.to_json_string()) == args.to_json()
 
 
 def test_holds_no_secret_and_credentials_do_not_print_theirs():
@@ -20,7 +33,7 @@ def test_holds_no_secret_and_credentials_do_not_print_theirs():
     assert "s3cret" not in repr(credentials)
     assert dict(credentials.metadata()) == {"authorization": "Bearer s3cret-token"}
     args = GrpcChannelArguments("localhost:50051")
-    assert "s3cret" not in args.to_json()
+    assert "s3cret" not in args.to_json_string()
 
 
 def test_basic_credentials_are_base64():
