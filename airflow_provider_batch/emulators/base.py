@@ -12,6 +12,7 @@ from airflow_provider_batch.emulators.auth import new_token
 from airflow_provider_batch.emulators.faults import FaultPlan
 from airflow_provider_batch.emulators.rest import RequestLog
 from airflow_provider_batch.emulators.runner import ProcessRunner
+from airflow_provider_batch.emulators.simulated import SimulatedRunner
 from airflow_provider_batch.emulators.stats import CallCounter
 
 E = TypeVar("E", bound="Emulator")
@@ -29,6 +30,7 @@ class CommonOptions:
     step_ms: float = 50.0
     max_running: int = 64
     max_job_seconds: float = 600.0
+    simulate_jobs: bool = False  # benchmark mode: a job is a simulated duration, no process (see simulated.py)
 
 
 class Emulator(abc.ABC):
@@ -42,7 +44,11 @@ class Emulator(abc.ABC):
         self.counter = CallCounter()
         self.requests = RequestLog()  # REST emulators record what they were sent; GET /requests serves it
         self.faults = FaultPlan(options.fault_rate, options.latency_ms, options.fault_seed)
-        self.runner = ProcessRunner(options.max_running, options.max_job_seconds)
+        self.runner: ProcessRunner = (
+            SimulatedRunner(options.max_running, options.max_job_seconds)
+            if options.simulate_jobs
+            else ProcessRunner(options.max_running, options.max_job_seconds)
+        )
 
     @abc.abstractmethod
     async def start(self) -> None:

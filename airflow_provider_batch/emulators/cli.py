@@ -57,6 +57,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--max-job-seconds", type=float, default=600.0, help="wall-clock limit of a job without its own deadline"
     )
+    parser.add_argument(
+        "--simulate-jobs",
+        action="store_true",
+        help="benchmark mode: start no process per job; a job lasts the sum of the `sleep SECONDS` in its command "
+        "and ends with its last `exit CODE` (default 0), printing nothing",
+    )
     parser.add_argument("--log-level", default="INFO", help="stderr log level (default INFO)")
     parser.add_argument(
         "--print-connections",
@@ -95,6 +101,7 @@ def options_from(args: argparse.Namespace) -> CommonOptions:
         step_ms=args.step_ms,
         max_running=args.max_running,
         max_job_seconds=args.max_job_seconds,
+        simulate_jobs=args.simulate_jobs,
     )
 
 
