@@ -12,6 +12,7 @@ from airflow_provider_batch.clients.jobservice import JobServiceAsyncIOClient, J
 from airflow_provider_batch.common.channel import CallCredentials, GrpcChannelArguments
 from airflow_provider_batch.common.errors import connection_test_failure
 from airflow_provider_batch.hooks.base import as_bool
+from airflow_provider_batch.hooks.forms import connection_form_widgets, ui_field_behaviour
 
 
 def channel_arguments(conn: Any) -> tuple[GrpcChannelArguments, CallCredentials | None]:
@@ -71,3 +72,13 @@ class JobServiceHook(BaseHook):
         except Exception as error:
             return False, connection_test_failure(error, self.conn_id, target)
         return True, f"Job service at {target} is serving and accepts the token"
+
+    # -- the connection form on Airflow < 3.2 (3.2+ reads conn-fields from get_provider_info) ------------------
+
+    @classmethod
+    def get_ui_field_behaviour(cls) -> dict[str, Any]:
+        return ui_field_behaviour(cls.conn_type)
+
+    @classmethod
+    def get_connection_form_widgets(cls) -> dict[str, Any]:
+        return connection_form_widgets(cls.conn_type)

@@ -72,6 +72,7 @@ def test_each_hook_agrees_with_its_table_entry_and_serves_its_form():
     from airflow_provider_batch.hooks.jobservice import JobServiceHook
 
     assert connection_type(JobServiceHook.conn_type) is JOBSERVICE_CONNECTION
+    assert JobServiceHook.get_ui_field_behaviour() == JOBSERVICE_CONNECTION.ui_field_behaviour
     assert (JobServiceHook.hook_name, JobServiceHook.default_conn_name) == (
         JOBSERVICE_CONNECTION.hook_name,
         JOBSERVICE_CONNECTION.default_conn_name,
