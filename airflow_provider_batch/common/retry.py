@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import random
 import time
 from collections.abc import Awaitable, Callable
@@ -30,14 +31,36 @@ class RetryPolicy:
     multiplier: float = 2.0
     jitter: float = 0.5
 
-    def delays(self) -> list[float]:
+    def __post_init__(self) -> None:
+        if self.max_attempts < 1:
+            raise ValueError(f"max_attempts: {self.max_attempts} is below 1 (1 means: no retry)")
+        for name in ("initial_backoff", "max_backoff"):
+            value = getattr(self, name)
+            if not 0 <= value < math.inf:
+                raise ValueError(f"{name}: {value} is not a finite number of seconds, 0 or more")
+        if not 1 <= self.multiplier < math.inf:
+            raise ValueError(f"multiplier: {self.multiplier} is not a finite number, 1 or more")
+        if not 0 <= self.jitter <= 1:
+            raise ValueError(f"jitter: {self.jitter} is not between 0 and 1")
+
+    @property
+    def retries(self) -> int:
+        """How many retries follow the first try."""
+        return self.max_attempts - 1
+
+    def delay(self, retry: int, rand: Callable[[], float] = random.random) -> float:
+        """The sleep before retry number `retry` (0 is the first retry): `initial_backoff * multiplier ** retry`,
+        capped at `max_backoff` for any `retry` (also past `retries`), then scaled by 1 - jitter * rand(), where
+        rand() is in [0, 1)."""
+        try:
+            grown = self.initial_backoff * self.multiplier ** max(retry, 0)
+        except OverflowError:
+            grown = math.inf if self.initial_backoff else 0.0
+        return min(grown, self.max_backoff) * (1 - self.jitter * rand())
+
+    def delays(self, rand: Callable[[], float] = random.random) -> list[float]:
         """The sleep before each retry (one fewer than max_attempts)."""
-        out = []
-        delay = self.initial_backoff
-        for _ in range(max(self.max_attempts - 1, 0)):
-            out.append(min(delay, self.max_backoff) * (1 - self.jitter * random.random()))
-            delay *= self.multiplier
-        return out
+        return [self.delay(retry, rand) for retry in range(self.retries)]
 
     def call(self, fn: Callable[[], T], retryable: Callable[[BaseException], bool], what: str = "call") -> T:
         """Run fn, retrying while `retryable(error)` says so and attempts remain; re-raise the last error. A permanent

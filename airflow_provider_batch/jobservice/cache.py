@@ -6,8 +6,9 @@ set's events) and at least `follow_min_jobs` watched jobs share one, the watcher
 reaches its trigger as soon as the event arrives, and polling of the followed jobs slows to a safety net.
 
 A job nobody has asked about for `forget_after` seconds is dropped; a watcher with no jobs left stops. Transient
-scheduler errors keep the last known states and back off; when no answer has come for a while, the error reaches
-the triggers (which retry it a bounded number of times).
+scheduler errors keep the last known states and back off (with the wait policy's `STATUS_READ_ERRORS` delays, the
+one definition of that backoff); the watcher never gives up while it has jobs. When no answer has come for a while,
+the error reaches the triggers, and their wait policy alone decides how many failed reads in a row end a wait.
 """
 
 from __future__ import annotations
@@ -22,14 +23,13 @@ from dataclasses import dataclass, field
 
 from airflow_provider_batch.common.errors import is_transient
 from airflow_provider_batch.common.jobref import JobRef
-from airflow_provider_batch.common.retry import RetryPolicy
 from airflow_provider_batch.common.states import JobStatus
+from airflow_provider_batch.common.wait import STATUS_READ_ERRORS
 from airflow_provider_batch.hooks.base import BatchHook
 
 log = logging.getLogger(__name__)
 MIN_INTERVAL = 0.5
 OnUpdate = Callable[[list[tuple[JobRef, JobStatus]]], Awaitable[None]]
-BACKOFF = RetryPolicy(max_attempts=8, initial_backoff=1.0, max_backoff=30.0)
 FOLLOW_MIN_JOBS = 10  # a stream costs the scheduler more than a tenth of a batched poll: follow only busy job sets
 FOLLOWED_POLL_FACTOR = 6  # jobs on a live stream are still polled, this many times less often
 FOLLOW_RETRY_AFTER = 30.0  # seconds before a broken stream is opened again (polling covers the gap)
@@ -127,7 +127,6 @@ class JobWatcher:
 
     async def _run(self) -> None:
         errors_in_a_row = 0
-        delays = BACKOFF.delays()
         while self._jobs:
             self._forget_the_forgotten()
             started = time.monotonic()
@@ -139,7 +138,7 @@ class JobWatcher:
                 except Exception as error:
                     self._error = error
                     self._notify_all()
-                    delay = delays[min(errors_in_a_row, len(delays) - 1)]
+                    delay = STATUS_READ_ERRORS.delay(errors_in_a_row)
                     errors_in_a_row += 1
                     log.warning(
                         "polling %d %s jobs failed (%s); again in %.1fs", len(pending), self.hook.backend, error, delay

@@ -8,7 +8,9 @@ import pytest
 
 from airflow_provider_batch.common.errors import SchedulerError
 from airflow_provider_batch.common.jobref import JobRef
+from airflow_provider_batch.common.retry import RetryPolicy
 from airflow_provider_batch.common.states import JobState, JobStatus
+from airflow_provider_batch.jobservice import cache as cache_module
 from airflow_provider_batch.jobservice.cache import JobServiceCache
 
 
@@ -110,6 +112,22 @@ async def test_a_transient_error_keeps_the_cached_state_and_a_permanent_one_is_r
     with pytest.raises(SchedulerError, match="no access"):
         await cache.status(job(1, "d"), 0.5)
     await cache.watchers[("armada", "d")].aclose()
+
+
+async def test_the_watcher_backs_off_with_the_wait_policys_numbers_and_never_gives_up(hooks, monkeypatch):
+    # One definition of the backoff (common.wait.STATUS_READ_ERRORS): made quick here, and with a budget of two
+    # tries that the watcher, which only polls and reports, does not treat as a limit.
+    monkeypatch.setattr(cache_module, "STATUS_READ_ERRORS", RetryPolicy(2, 0.05, 0.1, jitter=0.0))
+    made, hook_for = hooks
+    transient = SchedulerError("Armada", "GetJobStatus", "UNAVAILABLE", "down", retryable=True)
+    made["c"] = FakeHook("c", [transient] * 6 + [JobStatus(JobState.RUNNING)])
+    cache = JobServiceCache(hook_for)
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    assert (await cache.status(job(1), 0.5)).state is JobState.RUNNING
+    assert len(made["c"].calls) == 7
+    assert loop.time() - started < 1.5  # 0.05 + 0.1 * 5 of backoff; one second and more with today's numbers
+    await cache.aclose()
 
 
 async def test_waiting_for_a_change_returns_as_soon_as_a_poll_sees_one(hooks):

@@ -63,3 +63,31 @@ async def test_async_form_retries(monkeypatch):
         return 7
 
     assert await RetryPolicy().acall(flaky, lambda e: isinstance(e, Transient)) == 7
+
+
+def test_one_delay_is_deterministic_with_an_injected_jitter_source():
+    policy = RetryPolicy(max_attempts=5, initial_backoff=1, max_backoff=5, multiplier=2, jitter=0.5)
+    assert [policy.delay(retry, lambda: 0.0) for retry in range(5)] == [1, 2, 4, 5, 5]
+    assert policy.delay(2, lambda: 0.999) == pytest.approx(4 * (1 - 0.5 * 0.999))
+    assert policy.delays(lambda: 0.0) == [1, 2, 4, 5] and policy.retries == 4
+
+
+def test_a_delay_far_past_the_budget_stays_capped_without_overflowing():
+    assert RetryPolicy(max_backoff=30, jitter=0).delay(10_000) == 30
+    assert RetryPolicy(initial_backoff=0, jitter=0).delay(10_000) == 0
+
+
+@pytest.mark.parametrize(
+    ("fields", "words"),
+    [
+        ({"max_attempts": 0}, "max_attempts"),
+        ({"initial_backoff": -1}, "initial_backoff"),
+        ({"max_backoff": float("inf")}, "max_backoff"),
+        ({"max_backoff": float("nan")}, "max_backoff"),
+        ({"multiplier": 0.5}, "multiplier"),
+        ({"jitter": 1.5}, "jitter"),
+    ],
+)
+def test_a_policy_that_cannot_back_off_is_refused(fields, words):
+    with pytest.raises(ValueError, match=words):
+        RetryPolicy(**fields)

@@ -3,7 +3,8 @@
 - `airflow_error` raises AirflowException (retries work), never AirflowFailException.
 - `search_for_job_complete(_async)` sleep between questions only, and a CONNECTION_ERR (or an unreachable job
   service) is retried with bounded backoff, then ends the search with CONNECTION_ERR and a clear message; the
-  original retried it forever.
+  original retried it forever. They wait through the provider's one wait policy (common.wait), as every
+  operator and trigger does.
 - A custom ANNOTATION_KEY_PREFIX changes only these annotations: reattaching to an earlier try's job uses the
   job's external_job_uri and client_id, never them.
 """
@@ -22,13 +23,17 @@ from airflow.sdk.exceptions import AirflowException
 
 from airflow_provider_batch.clients.jobservice import JobServiceAsyncIOClient, JobServiceClient, JobState
 from airflow_provider_batch.common.retry import RetryPolicy
+from airflow_provider_batch.common.states import JobState as CommonState
+from airflow_provider_batch.common.states import JobStatus
+from airflow_provider_batch.common.wait import STATUS_READ_ERRORS, Finish, WaitPolicy
 
 log = logging.getLogger(__name__)
 
 ANNOTATION_KEY_PREFIX = "armadaproject.io/"
 DEFAULT_TIME_OUT_FOR_FAILURE = 7200  # seconds a job may stay JOB_ID_NOT_FOUND (env ARMADA_AIRFLOW_TIME_OUT_JOB_ID)
-# CONNECTION_ERR answers (or an unreachable job service) in a row before the search gives up: about 2-4 minutes.
-CONNECTION_RETRY = RetryPolicy(max_attempts=10, initial_backoff=1.0, max_backoff=60.0)
+# CONNECTION_ERR answers (or an unreachable job service) in a row before the search gives up: about 2-4 minutes,
+# as for every wait (common.wait).
+CONNECTION_RETRY = STATUS_READ_ERRORS
 TERMINAL = frozenset({JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED})
 FAILED_STATES = frozenset({JobState.FAILED, JobState.CANCELLED, JobState.JOB_ID_NOT_FOUND, JobState.CONNECTION_ERR})
 
@@ -98,46 +103,85 @@ def _time_out(time_out_for_failure: float) -> float:
     return float(env) if env else float(time_out_for_failure)
 
 
+class JobServiceConnectionError(ConnectionError):
+    """The job service answered CONNECTION_ERR, or could not be reached: a transient failure to learn the state."""
+
+
+# The job service's answers as the common states the wait policy reads (CONNECTION_ERR is a failed read instead).
+_COMMON_STATES: dict[JobState, CommonState] = {
+    JobState.SUBMITTED: CommonState.QUEUED,
+    JobState.DUPLICATE_FOUND: CommonState.QUEUED,
+    JobState.RUNNING: CommonState.RUNNING,
+    JobState.FAILED: CommonState.FAILED,
+    JobState.SUCCEEDED: CommonState.SUCCEEDED,
+    JobState.CANCELLED: CommonState.CANCELLED,
+    JobState.JOB_ID_NOT_FOUND: CommonState.UNKNOWN,
+}
+_ENDED: dict[str, JobState] = {
+    "success": JobState.SUCCEEDED,
+    "failed": JobState.FAILED,
+    "cancelled": JobState.CANCELLED,
+}
+
+
 class _Search:
-    """One search's bookkeeping, shared by the blocking and asyncio loops (which differ only in how they wait)."""
+    """One search, as the blocking and asyncio loops share it (they differ only in how they ask and sleep): the wait
+    policy decides, this adapter turns the job service's answers into its terms and its decision into the original
+    (JobState, message) results."""
 
     def __init__(
-        self, name: str, job_id: str, time_out_for_failure: float, retry: RetryPolicy, logger: logging.Logger = log
+        self,
+        name: str,
+        job_id: str,
+        poll_interval: float,
+        time_out_for_failure: float,
+        retry: RetryPolicy,
+        logger: logging.Logger = log,
     ) -> None:
-        self.name, self.job_id, self.log = name, job_id, logger
-        self.started = time.monotonic()
-        self.time_out = _time_out(time_out_for_failure)
-        self.delays = retry.delays()
-        self.errors_in_a_row = 0
+        self.where = f"Armada {name}:{job_id}"
+        self.log = logger
+        # JOB_ID_NOT_FOUND is counted from the search's start (the original's time-out), and again from the next
+        # such answer once the job service knew the job.
+        self.policy = WaitPolicy(poll_interval, unknown_grace_period=_time_out(time_out_for_failure), errors=retry)
+        self.state = self.policy.start(job=self.where, submitted_at=time.monotonic())
 
-    def judge(self, answer: StatusAnswer | BaseException) -> tuple[JobState, str] | float | None:
-        """The search's result, or a backoff delay after a connection error, or None to keep polling."""
-        where = f"Armada {self.name}:{self.job_id}"
-        if isinstance(answer, BaseException):
-            state, reason = JobState.CONNECTION_ERR, f"{type(answer).__name__}: {answer}"
+    def judge(self, answer: StatusAnswer | BaseException) -> tuple[JobState, str] | float:
+        """The search's result, or the seconds to sleep before asking again."""
+        read = self._read(answer)
+        if isinstance(read, JobStatus):
+            self.state, decision = self.policy.after_status(self.state, read, time.monotonic())
         else:
-            state, reason = job_state_from_pb(answer.state), answer.error
+            self.state, decision = self.policy.after_error(self.state, read, time.monotonic())
+        if isinstance(decision, Finish):
+            return self._result(decision)
+        if decision.note:
+            self.log.warning("%s connection error (will retry): %s", self.where, read)
+        return decision.delay
+
+    @staticmethod
+    def _read(answer: StatusAnswer | BaseException) -> JobStatus | JobServiceConnectionError:
+        """An answer as the policy reads it: a job's status, or a failed read (CONNECTION_ERR, or an RpcError)."""
+        if isinstance(answer, BaseException):
+            return JobServiceConnectionError(f"{type(answer).__name__}: {answer}")
+        state = job_state_from_pb(answer.state)
         if state is JobState.CONNECTION_ERR:
-            if self.errors_in_a_row >= len(self.delays):
-                attempts = self.errors_in_a_row + 1
-                return (
-                    state,
-                    f"{where} connection error: the job service could not follow the job after {attempts} tries "
-                    f"(the last: {reason})",
-                )
-            self.log.warning("%s connection error (will retry): %s", where, reason)
-            self.errors_in_a_row += 1
-            return self.delays[self.errors_in_a_row - 1]
-        self.errors_in_a_row = 0
-        if state is JobState.SUCCEEDED:
-            return state, f"{where} succeeded"
+            return JobServiceConnectionError(answer.error)
+        return JobStatus(_COMMON_STATES[state], state.name, answer.error)
+
+    def _result(self, finish: Finish) -> tuple[JobState, str]:
+        if finish.error is not None:
+            tries = self.state.errors_in_a_row
+            return (
+                JobState.CONNECTION_ERR,
+                f"{self.where} connection error: the job service could not follow the job after {tries} tries "
+                f"(the last: {finish.error})",
+            )
+        if finish.outcome == "error":  # the job service did not know the job for longer than the time-out
+            return JobState.JOB_ID_NOT_FOUND, f"{self.where} could not find a job id and\nhit a timeout"
+        state = _ENDED[finish.outcome]
         if state is JobState.FAILED:
-            return state, f"{where} failed\nfailed with reason {reason}"
-        if state is JobState.CANCELLED:
-            return state, f"{where} cancelled"
-        if state is JobState.JOB_ID_NOT_FOUND and time.monotonic() - self.started > self.time_out:
-            return state, f"{where} could not find a job id and\nhit a timeout"
-        return None
+            return state, f"{self.where} failed\nfailed with reason {finish.message}"
+        return state, f"{self.where} {state.name.lower()}"
 
 
 def search_for_job_complete(
@@ -157,7 +201,7 @@ def search_for_job_complete(
     CONNECTION_ERR after `connection_retry` is exhausted. Pass the result to airflow_error.
     job_status_callable(armada_queue=, job_set_id=, job_id=[, job_service_client=]) replaces the question (tests).
     """
-    search = _Search(airflow_task_name, job_id, time_out_for_failure, connection_retry)
+    search = _Search(airflow_task_name, job_id, poll_interval, time_out_for_failure, connection_retry)
     kwargs: dict[str, Any] = {"armada_queue": armada_queue, "job_set_id": job_set_id, "job_id": job_id}
     if job_service_client is not None:
         kwargs["job_service_client"] = job_service_client
@@ -170,7 +214,7 @@ def search_for_job_complete(
         verdict = search.judge(answer)
         if isinstance(verdict, tuple):
             return verdict
-        time.sleep(poll_interval if verdict is None else verdict)
+        time.sleep(verdict)
 
 
 async def search_for_job_complete_async(
@@ -186,7 +230,12 @@ async def search_for_job_complete_async(
 ) -> tuple[JobState, str]:
     """The asyncio form of search_for_job_complete, with a JobServiceAsyncIOClient (never blocks the loop)."""
     search = _Search(
-        airflow_task_name, job_id, time_out_for_failure, connection_retry, log or logging.getLogger(__name__)
+        airflow_task_name,
+        job_id,
+        poll_interval,
+        time_out_for_failure,
+        connection_retry,
+        log or logging.getLogger(__name__),
     )
     while True:
         answer: Any
@@ -197,7 +246,7 @@ async def search_for_job_complete_async(
         verdict = search.judge(answer)
         if isinstance(verdict, tuple):
             return verdict
-        await asyncio.sleep(poll_interval if verdict is None else verdict)
+        await asyncio.sleep(verdict)
 
 
 __all__ = [
