@@ -58,9 +58,10 @@ class KeepWaiting:
 class Finish:
     """The wait is over. `outcome` is success, failed or cancelled (the job ended), error (the job's state could not
     be learnt: a refused read, too many failed reads, or a job the scheduler did not know for too long) or timeout
-    (the deadline passed first: the caller cancels the job). `status` is the last status read ("None" when none
-    came back), `message` the words for the task log: the scheduler's reason when the job ended, otherwise why the
-    wait ended. `error` is the failed read that ended it, so that a caller can raise it as it is."""
+    (the deadline passed first: the caller cancels the job). `status` is the status this decision was made on (None
+    after a failed read), `message` the words for the task log: the scheduler's reason when the job ended, otherwise
+    why the wait ended. `error` is the failed read that ended it, so that a caller can raise it as it is (e.g. a
+    permanent SchedulerError, which the operator turns into its fail-at-once message)."""
 
     outcome: Outcome
     status: JobStatus | None
