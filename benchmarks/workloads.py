@@ -45,8 +45,8 @@ class ArmadaWorkload:
     """N pods in one job set, submitted 500 per SubmitJobs call."""
 
     emulator = "armada"
-    emulator_flags = ("--armada-port", "0")
-    status_routes = ("/api.Jobs/GetJobStatus",)
+    emulator_flags: tuple[str, ...] = ("--armada-port", "0")
+    status_routes: tuple[str, ...] = ("/api.Jobs/GetJobStatus",)
 
     @contextmanager
     def client(self, ready: dict[str, Any]) -> Iterator[ArmadaClient]:
@@ -93,8 +93,8 @@ class QarnotWorkload:
     """N docker-batch tasks of one instance each, submitted through QarnotHook (so they carry its tags)."""
 
     emulator = "qarnot"
-    emulator_flags = ("--qarnot-port", "0", "--s3-port", "0")
-    status_routes = ("POST /tasks/paginate", "GET /tasks/{uuid}", "GET /tasks")
+    emulator_flags: tuple[str, ...] = ("--qarnot-port", "0", "--s3-port", "0")
+    status_routes: tuple[str, ...] = ("POST /tasks/paginate", "GET /tasks/{uuid}", "GET /tasks")
 
     def connect(self, ready: dict[str, Any]) -> None:
         extra = {"storage_url": ready["storage_url"]}
@@ -131,8 +131,8 @@ class ApoloWorkload:
     """N jobs on the emulator's `cpu-small` preset, started through ApoloHook (so they carry its tags)."""
 
     emulator = "apolo"
-    emulator_flags = ("--apolo-port", "0")
-    status_routes = ("GET /api/v1/jobs", "GET /api/v1/jobs/{job_id}")
+    emulator_flags: tuple[str, ...] = ("--apolo-port", "0")
+    status_routes: tuple[str, ...] = ("GET /api/v1/jobs", "GET /api/v1/jobs/{job_id}")
 
     def connect(self, ready: dict[str, Any]) -> None:
         set_connection(CONN_ID, {"conn_type": "apolo", "host": ready["url"], "password": ready["passed_config"]})
