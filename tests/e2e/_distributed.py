@@ -107,7 +107,7 @@ def ensure_postgres(timeout: float = 30.0) -> None:
     if shutil.which("pg_lsclusters") and shutil.which("pg_ctlcluster"):
         listed = subprocess.run(["pg_lsclusters", "--no-header"], capture_output=True, text=True, check=False)
         for line in listed.stdout.splitlines():
-            version, cluster = (line.split() + ["", ""])[:2]
+            version, cluster = [*line.split(), "", ""][:2]
             if version and cluster:
                 _run_quietly(["pg_ctlcluster", version, cluster, "start"])
     if not _postgres_answers() and shutil.which("service"):
