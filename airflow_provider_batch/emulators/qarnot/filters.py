@@ -74,3 +74,29 @@ def fields_of(node: Any) -> set[str]:
     for child in node.get("filters") or []:
         found |= fields_of(child)
     return found
+
+
+def tags_only(node: Any) -> tuple[bool, frozenset[str]] | None:
+    """When a filter only asks about tags (an Equal on Tags, or an And/Or of such leaves, as the SDK's tag filters
+    are): (whether all of the tags are needed, the tags); else None. Such a filter is answered from each object's
+    tags without building its JSON, the way an indexed API would, so that a paged sweep of N tasks by their tags
+    costs the emulator O(N), not O(N x tags)."""
+    if not isinstance(node, dict):
+        return None
+
+    def tag_of(leaf: Any) -> str | None:
+        if not isinstance(leaf, dict) or leaf.get("operator") != "Equal" or not isinstance(leaf.get("field"), str):
+            return None
+        value = leaf.get("value")
+        return value if leaf["field"].lower() == "tags" and isinstance(value, str) else None
+
+    single = tag_of(node)
+    if single is not None:
+        return False, frozenset([single])
+    children = node.get("filters")
+    if node.get("operator") not in ("And", "Or") or not isinstance(children, list) or not children:
+        return None
+    tags = [tag_of(child) for child in children]
+    if any(tag is None for tag in tags):
+        return None
+    return node["operator"] == "And", frozenset(tag for tag in tags if tag is not None)

@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any, TypeVar
 
 from airflow_provider_batch.emulators.qarnot.errors import bad_request
-from airflow_provider_batch.emulators.qarnot.filters import fields_of, matches
+from airflow_provider_batch.emulators.qarnot.filters import fields_of, matches, tags_only
 from airflow_provider_batch.emulators.qarnot.records import JobRecord, PoolRecord, TaskRecord
 
 DEFAULT_PAGE = 50
@@ -24,6 +24,14 @@ def _selected(
 ) -> Iterator[tuple[R, dict[str, Any]]]:
     """The records passing the filter, in creation order, with their JSON. The filter is read on `view` (a
     summary, cheap) when that has every field the filter names, else on the full JSON."""
+    by_tags = tags_only(node)
+    if by_tags is not None:
+        match_all, tags = by_tags
+        for record in sorted(records, key=lambda r: r.seq):
+            held = set(record.tags)
+            if (tags <= held) if match_all else not tags.isdisjoint(held):
+                yield record, to_json(record)
+        return
     wanted = fields_of(node)
     for record in sorted(records, key=lambda r: r.seq):
         cheap = view(record) if view is not None and node is not None else None
