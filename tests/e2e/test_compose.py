@@ -45,6 +45,11 @@ AIRFLOW_COMPONENTS = {
     "airflow-triggerer": "triggerer",
 }
 AIRFLOW_SERVICES = ["airflow-init", *AIRFLOW_COMPONENTS]
+# The `celery` profile (AIRFLOW_EXECUTOR=CeleryExecutor docker compose --profile celery up): Redis, two Celery workers
+# and a second triggerer beside the default one.
+CELERY_WORKERS = ["airflow-worker-1", "airflow-worker-2"]
+CELERY_AIRFLOW_SERVICES = [*CELERY_WORKERS, "airflow-triggerer-2"]
+CELERY_PROFILE = ["redis", *CELERY_AIRFLOW_SERVICES]
 OUR_SERVICES = ["emulators", "jobservice"]  # run this image too, with our own command lines
 HEALTHCHECKED = ["postgres", *AIRFLOW_COMPONENTS, *OUR_SERVICES]
 SHARED_SETTINGS = [
@@ -84,7 +89,7 @@ def from_pyyaml() -> dict[str, Any]:
     return {key: value for key, value in model.items() if not key.startswith("x-")}
 
 
-def from_compose_config() -> dict[str, Any]:
+def from_compose_config(**variables: str) -> dict[str, Any]:
     command = compose_command()
     if command is None:
         missing = "neither `docker compose` nor `docker-compose` is on PATH (apt-get install docker-compose)"
@@ -93,6 +98,7 @@ def from_compose_config() -> dict[str, Any]:
             pytest.fail(f"CI=true: {missing}")
         pytest.skip(missing)
     env = {"PATH": "/usr/bin:/bin:/usr/local/bin", "HOME": str(ROOT)}  # no COMPOSE_*/secret overrides from outside
+    env.update(variables)
     result = subprocess.run(
         [*command, "-f", str(COMPOSE), "config"], capture_output=True, text=True, env=env, cwd=ROOT, timeout=60
     )
@@ -317,7 +323,7 @@ def test_every_declared_connection_type_is_preset_and_reaches_its_server(model: 
         str(port) for key, port in vars(emulators).items() if key.endswith("_port") and key != "admin_port"
     }
     jobservice = parse_jobservice(command_of(found["jobservice"])[3:])
-    for name in [*AIRFLOW_SERVICES, "jobservice"]:
+    for name in [*AIRFLOW_SERVICES, *CELERY_AIRFLOW_SERVICES, "jobservice"]:
         conns = connections(found[name])
         types = {conn.get("conn_type") for conn in conns.values()}
         assert types <= declared, f"{name}: connection types the provider does not declare: {types - declared}"
@@ -338,6 +344,59 @@ def test_every_declared_connection_type_is_preset_and_reaches_its_server(model: 
                         assert value.rsplit(":", 1)[-1] in emulator_ports, f"{conn_id}: {value}"
     setting = environment(found["airflow-triggerer"])["AIRFLOW__BATCH__JOBSERVICE_CONN_ID"]
     assert connections(found["airflow-triggerer"])[setting]["conn_type"] == "batch_jobservice"
+
+
+def test_the_celery_profile_adds_redis_two_workers_and_a_second_triggerer(model: dict[str, Any]) -> None:
+    found = services(model)
+    missing = set(CELERY_PROFILE) - set(found)
+    assert not missing, f"celery profile services missing: {sorted(missing)}"
+    for name, service in found.items():
+        profiles = service.get("profiles") or []
+        if name in CELERY_PROFILE:
+            assert profiles == ["celery"], f"{name} must run only with --profile celery: {profiles}"
+        else:
+            assert not profiles, f"{name} belongs to the default stack, not to {profiles}"
+    redis = found["redis"]
+    assert str(redis["image"]).startswith("redis:"), redis["image"]
+    assert "redis-cli" in json.dumps(redis["healthcheck"]["test"]) and "ping" in json.dumps(
+        redis["healthcheck"]["test"]
+    )
+    assert not published_ports(redis), "the broker has no auth: not published on the host"
+    for name in CELERY_WORKERS:
+        worker = found[name]
+        assert command_of(worker) == ["celery", "worker"], f"{name} runs {command_of(worker)}"
+        health = " ".join(str(part) for part in worker["healthcheck"]["test"])
+        assert "inspect ping" in health and "celery@" in health, f"{name}: {health}"
+        assert "airflow.providers.celery.executors.celery_executor.app" in health, health
+        needs = depends_on(worker)
+        assert needs.get("redis") == "service_healthy", f"{name} may start before its broker"
+        assert needs.get("airflow-init") == "service_completed_successfully"
+        assert needs.get("postgres") == "service_healthy"
+    second = found["airflow-triggerer-2"]
+    assert command_of(second) == command_of(found["airflow-triggerer"]) == ["triggerer"]
+    assert depends_on(second) == depends_on(found["airflow-triggerer"]), "both triggerers wait for the same services"
+    assert second["healthcheck"]["test"] == found["airflow-triggerer"]["healthcheck"]["test"]
+
+
+def test_the_celery_profile_shares_the_airflow_settings_and_connections(model: dict[str, Any]) -> None:
+    """Every worker and triggerer reads the same database, secrets, broker and connections as the default stack."""
+    found = services(model)
+    scheduler = environment(found["airflow-scheduler"])
+    assert re.fullmatch(r"redis://redis:6379/\d+", scheduler["AIRFLOW__CELERY__BROKER_URL"])
+    backend = scheduler["AIRFLOW__CELERY__RESULT_BACKEND"]
+    assert re.match(r"db\+postgresql(\+\w+)?://[^@]+@postgres[:/]", backend), backend
+    for name in CELERY_AIRFLOW_SERVICES:
+        env = environment(found[name])
+        env.pop("DUMB_INIT_SETSID", None)  # the workers' own: Celery's warm shutdown
+        assert env == scheduler, f"{name}'s settings differ from the scheduler's: {set(env) ^ set(scheduler)}"
+        assert found[name].get("volumes") == found["airflow-scheduler"].get("volumes"), f"{name} sees other DAGs"
+
+
+def test_the_celery_executor_is_one_variable_away() -> None:
+    """`AIRFLOW_EXECUTOR=CeleryExecutor` sets the executor of every Airflow service at once (compose resolves it)."""
+    found = services(from_compose_config(AIRFLOW_EXECUTOR="CeleryExecutor"))
+    for name in [*AIRFLOW_SERVICES, *CELERY_AIRFLOW_SERVICES]:
+        assert environment(found[name])["AIRFLOW__CORE__EXECUTOR"] == "CeleryExecutor", name
 
 
 def test_compose_config_and_pyyaml_agree() -> None:
