@@ -522,6 +522,19 @@ class DistributedAirflow:
         root = psutil.Process(self.component(name, index).popen.pid)
         return [root, *root.children(recursive=True)]
 
+    def usage(self, name: str, index: int = 0) -> tuple[float, float]:
+        """(CPU seconds so far, RSS MB now) of the component and every process under it (a triggerer's trigger
+        runner, a worker's pool and task processes)."""
+        cpu = rss = 0.0
+        for process in self.tree(name, index):
+            try:
+                times = process.cpu_times()
+                cpu += times.user + times.system
+                rss += process.memory_info().rss / 2**20
+            except psutil.Error:
+                continue
+        return cpu, rss
+
     def kill(self, name: str, index: int = 0) -> list[int]:
         """SIGKILL the component and every process under it at once (a crash: no heartbeat, no clean-up); pids."""
         victims = self.tree(name, index)

@@ -18,14 +18,17 @@ the test fails under CI=true and is skipped elsewhere.
 from __future__ import annotations
 
 import ast
+import contextlib
 import os
 import threading
 import time
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import psutil
 import pytest
 from _distributed import BOOT_TIMEOUT, DistributedAirflow, ServiceMissing, ensure_postgres, ensure_redis
 from _standalone import wait_for
@@ -89,6 +92,8 @@ class Sampler:
         self.airflow, self.emulators, self.every = airflow, emulators, every
         self.stats: list[tuple[float, dict[str, dict[str, int]]]] = []
         self.triggers: list[tuple[float, dict[int, int | None]]] = []
+        # triggerer index -> (CPU seconds, RSS MB) samples of its process tree while it lives
+        self.triggerers: dict[int, list[tuple[float, float]]] = {}
         self.errors: list[str] = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="sampler", daemon=True)
@@ -107,9 +112,21 @@ class Sampler:
                 self.stats.append((time.monotonic(), self.emulators.stats()))
                 rows = self.airflow.query("SELECT id, triggerer_id FROM trigger")
                 self.triggers.append((time.monotonic(), {int(i): t for i, t in rows}))
+                for index in range(self.airflow.n_triggerers):
+                    with contextlib.suppress(LookupError, psutil.Error):
+                        self.triggerers.setdefault(index, []).append(self.airflow.usage("triggerer", index))
             except Exception as error:  # keep sampling: a busy moment is not a failure
                 self.errors.append(repr(error))
             self._stop.wait(self.every)
+
+    def peak_held(self) -> dict[int | None, int]:
+        """triggerer job id -> the most trigger rows it was seen holding at once."""
+        peak: dict[int | None, int] = {}
+        for _, rows in self.triggers:
+            held = Counter(rows.values())
+            for job, count in held.items():
+                peak[job] = max(peak.get(job, 0), count)
+        return peak
 
     def holders(self, trigger_id: int, after: float) -> set[int | None]:
         """Every triggerer job id the trigger row was seen assigned to after `after`."""
@@ -184,6 +201,10 @@ def test_triggerer_and_worker_killed_mid_run_every_task_succeeds_with_one_submis
         }
     stats = emulators.stats()
     print(f"run {state} in {run_seconds:.0f}s; whole test {time.monotonic() - began:.0f}s")
+    for index, samples in sampler.triggerers.items():
+        cpu, peak_rss = samples[-1][0], max(rss for _, rss in samples)
+        print(f"triggerer {index}: {cpu:.1f} CPU s over its life, peak RSS {peak_rss:.0f} MB")
+    print(f"most triggers held at once, by triggerer job: {sampler.peak_held()}")
 
     # every task instance ends success, the killed worker's through a retry
     assert state == "success", failed_summary(tis)
