@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
 from collections.abc import Mapping, Sequence
@@ -19,7 +18,7 @@ from airflow_provider_batch.clients.qarnot.errors import (
     QarnotMissingTaskError,
     QarnotUnauthorizedError,
 )
-from airflow_provider_batch.clients.qarnot.types import QarnotTask, TaskSpec, TaskState, tags_filter
+from airflow_provider_batch.clients.qarnot.types import QarnotTask, TaskSpec, TaskState
 from airflow_provider_batch.common.errors import InvalidJobSpecError, connection_test_failure
 from airflow_provider_batch.common.identity import (
     PROVIDER_TAG,
@@ -33,6 +32,7 @@ from airflow_provider_batch.common.retry import RetryPolicy
 from airflow_provider_batch.common.states import JobState, JobStatus
 from airflow_provider_batch.common.submit import submit_once
 from airflow_provider_batch.common.urls import fill_url_template
+from airflow_provider_batch.hooks import qarnot_sweep
 from airflow_provider_batch.hooks.base import BatchHook, as_bool, as_float
 
 log = logging.getLogger(__name__)
@@ -54,8 +54,6 @@ STATE_TABLE: dict[str, JobState] = {
     TaskState.CANCELLED: JobState.CANCELLED,
 }
 # Every task this provider submits carries this tag, besides its own identity tags.
-# aget_statuses asks for this many tasks (by their submission tags) in one paged list call.
-STATUS_BATCH = 100
 SUBMIT_RETRY = RetryPolicy(max_attempts=5, initial_backoff=0.5, max_backoff=10.0)
 # console_url_template: `{uuid}` (and `<uuid>`), the forms this provider's first versions documented, mean {job_id}.
 URL_ALIASES = {"{uuid}": "job_id", "<uuid>": "job_id"}
@@ -261,32 +259,10 @@ class QarnotHook(BatchHook[QarnotSubmission]):
             return missing_status(job.job_id, error.message)
 
     async def aget_statuses(self, jobs: list[JobRef]) -> dict[str, JobStatus]:
-        """All the jobs with one paged list call per STATUS_BATCH jobs, filtered by their submission tags (full
-        tasks, so a failure's reason comes in the same answer). A job without a tag is asked for alone."""
-        client = await self.aget_client()
-        tagged = [job for job in jobs if job.details.get("tag")]
-        answers: dict[str, JobStatus] = {}
-
-        async def batch(chunk: list[JobRef]) -> None:
-            wanted = {job.job_id for job in chunk}
-            token = None
-            while True:
-                wanted_tags = tags_filter([j["tag"] for j in chunk])
-                page = await client.tasks_page(token, STATUS_BATCH, retry=False, filter_=wanted_tags)
-                for task in page.items:
-                    if task.uuid in wanted:
-                        answers[task.uuid] = to_job_status(task)
-                if not page.is_truncated or not page.next_token:
-                    return
-                token = page.next_token
-
-        async def alone(job: JobRef) -> None:
-            answers[job.job_id] = await self.aget_status(job)
-
-        chunks = [tagged[i : i + STATUS_BATCH] for i in range(0, len(tagged), STATUS_BATCH)]
-        untagged = [job for job in jobs if not job.details.get("tag")]
-        await asyncio.gather(*(batch(chunk) for chunk in chunks), *(alone(job) for job in untagged))
-        return {job.job_id: answers.get(job.job_id) or missing_status(job.job_id) for job in jobs}
+        """All the jobs by tag-filtered list calls, one per PAGE_TASKS jobs, overlapped (hooks/qarnot_sweep.py)."""
+        return await qarnot_sweep.statuses(
+            await self.aget_client(), jobs, to_job_status, self.aget_status, missing_status
+        )
 
     async def acancel_job(self, job: JobRef, reason: str) -> None:
         client = await self.aget_client()
