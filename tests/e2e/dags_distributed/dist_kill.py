@@ -19,16 +19,16 @@ from airflow_provider_batch.operators.qarnot import QarnotOperator
 DAG_ID = "dist_kill"
 # task_id -> how many mapped task instances (the test reads this table too)
 SIZES = {
-    "armada_deferred": 50,
-    "apolo_deferred": 22,
-    "qarnot_deferred": 22,
+    "armada_deferred": 40,
+    "apolo_deferred": 27,
+    "qarnot_deferred": 27,
     "armada_blocking": 2,
     "apolo_blocking": 2,
     "qarnot_blocking": 2,
 }
 BLOCKING = ("armada_blocking", "apolo_blocking", "qarnot_blocking")
 POLL_INTERVAL = 2.0  # seconds, for the deferred tasks
-BLOCKING_SECONDS = 25  # long enough for the test to see them running and kill their worker mid-job
+BLOCKING_SECONDS = 40  # long enough for the test to see them running beside deferred ones and kill their worker
 RESOURCES = {"requests": {"cpu": "100m", "memory": "64Mi"}, "limits": {"cpu": "100m", "memory": "64Mi"}}
 COMMON = {"retries": 2, "retry_delay": timedelta(seconds=2)}
 BLOCKING_FIRST = {"priority_weight": 100, "poll_interval": 1.0}
