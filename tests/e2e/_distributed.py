@@ -22,7 +22,10 @@ What `start` does, in order (each step's seconds are kept in `airflow.timings`, 
      every Celery worker answers a ping and `n_triggerers` TriggererJob rows are alive, then gets an API token.
 
 `airflow_bin_dir` points at the venv whose `airflow` runs the components (another Airflow version, e.g. for a
-benchmark); this process only talks to them over HTTP, SQL and Redis, and never imports Airflow.
+benchmark); this process only talks to them over HTTP, SQL and Redis, and never imports Airflow. That venv needs
+what the components import: apache-airflow-providers-celery with celery[redis] < 5.7 (5.7 breaks the provider's
+imports), psycopg[binary] (the metadata database's sync and async engines), and this provider for its DAGs.
+`settings` may hold any environment variable, not only AIRFLOW__* (e.g. PYTHONPATH for the DAGs' imports).
 """
 
 from __future__ import annotations
@@ -286,6 +289,8 @@ class DistributedAirflow:
 
     def start(self) -> None:
         """Services, database, migration, components; returns once all are up (see the module docstring)."""
+        if not self.airflow.exists():
+            raise FileNotFoundError(f"{self.airflow}: no `airflow` in airflow_bin_dir")
         began = self._began = time.monotonic()
         try:
             with self._timed("services"):
