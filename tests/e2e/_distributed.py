@@ -370,7 +370,8 @@ class DistributedAirflow:
             "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(free_port()),
             "AIRFLOW__CORE__HOSTNAME_CALLABLE": f"{HOSTNAME_MODULE}.hostname",
             HOSTNAME_VARIABLE: self.triggerer_hostname(index),
-            "PYTHONPATH": os.pathsep.join(filter(None, [str(self.home), os.environ.get("PYTHONPATH")])),
+            # the hostname module first, then whatever the settings (or this environment) put on the path
+            "PYTHONPATH": os.pathsep.join(filter(None, [str(self.home), self.env().get("PYTHONPATH")])),
         }
         (self.home / f"{HOSTNAME_MODULE}.py").write_text(HOSTNAME_SOURCE)
         return self._spawn("triggerer", index, ["triggerer"], env)
