@@ -126,7 +126,9 @@ def ensure_redis(timeout: float = 30.0) -> None:
     if _redis_answers():
         return
     if shutil.which("redis-server"):
-        _run_quietly(["redis-server", "--daemonize", "yes", "--bind", REDIS_HOST, "--port", str(REDIS_PORT)])
+        # no snapshots: the DBs are throwaway (a dump.rdb would land in the working directory)
+        daemon = ["redis-server", "--daemonize", "yes", "--bind", REDIS_HOST, "--port", str(REDIS_PORT)]
+        _run_quietly([*daemon, "--save", "", "--appendonly", "no"])
     try:
         wait_for("Redis at 127.0.0.1:6379", _redis_answers, timeout=timeout, every=0.5)
     except AssertionError as error:
