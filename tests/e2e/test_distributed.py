@@ -29,8 +29,23 @@ from pathlib import Path
 from typing import Any
 
 import psutil
+import psycopg
 import pytest
-from _distributed import BOOT_TIMEOUT, DistributedAirflow, ServiceMissing, ensure_postgres, ensure_redis
+import redis
+from _distributed import (
+    BOOT_TIMEOUT,
+    PG_HOST,
+    PG_PORT,
+    PG_USER,
+    REDIS_HOST,
+    REDIS_PORT,
+    DistributedAirflow,
+    ServiceMissing,
+    claim_redis_db,
+    ensure_postgres,
+    ensure_redis,
+    release_redis_db,
+)
 from _standalone import wait_for
 
 from airflow_provider_batch.emulators import LaunchedEmulators, launch
@@ -206,6 +221,10 @@ def test_triggerer_and_worker_killed_mid_run_every_task_succeeds_with_one_submis
         }
     stats = emulators.stats()
     print(f"run {state} in {run_seconds:.0f}s; whole test {time.monotonic() - began:.0f}s")
+    # the teardown left nothing behind: no process, no database, no Redis DB
+    assert not airflow.processes(), f"processes left running: {airflow.processes()}"
+    assert not database_exists(airflow.database), f"database {airflow.database} was not dropped"
+    assert airflow.redis_db is None
     for index, samples in sampler.triggerers.items():
         cpu, peak_rss = samples[-1][0], max(rss for _, rss in samples)
         print(f"triggerer {index}: {cpu:.1f} CPU s over its life, peak RSS {peak_rss:.0f} MB")
@@ -253,6 +272,28 @@ def test_triggerer_and_worker_killed_mid_run_every_task_succeeds_with_one_submis
         bound = airflow.n_triggerers * TRIGGERER_POLLS + slots + 2 * SIZES[f"{name}_blocking"]
         assert peak[name] <= bound, f"{name}: {peak[name]} status calls in one interval (bound {bound}): {windows}"
         assert peak[name] < deferred, f"{name}: {peak[name]} status calls in one interval for {deferred} jobs"
+
+
+def test_the_harness_claims_an_empty_redis_db_and_flushes_only_its_own() -> None:
+    services_or_fail()
+    mine, other = claim_redis_db("owner-mine"), claim_redis_db("owner-other")
+    try:
+        assert mine != other, "two harnesses got the same Redis DB"
+        for number in (mine, other):
+            redis.Redis(host=REDIS_HOST, port=REDIS_PORT, db=number).set("airflow_dist:test", "kept")
+        release_redis_db(other, "owner-mine")  # not its claim: left alone
+        assert redis.Redis(host=REDIS_HOST, port=REDIS_PORT, db=other).get("airflow_dist:test") == b"kept"
+        release_redis_db(mine, "owner-mine")
+        assert redis.Redis(host=REDIS_HOST, port=REDIS_PORT, db=mine).dbsize() == 0
+    finally:
+        release_redis_db(mine, "owner-mine")
+        release_redis_db(other, "owner-other")
+    assert redis.Redis(host=REDIS_HOST, port=REDIS_PORT, db=other).dbsize() == 0
+
+
+def database_exists(name: str) -> bool:
+    with psycopg.connect(host=PG_HOST, port=PG_PORT, user=PG_USER, dbname="postgres") as db:
+        return db.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone() is not None
 
 
 def kill_mid_run(airflow: DistributedAirflow, run_id: str, timeout: float = 240.0) -> Killed:
