@@ -30,3 +30,8 @@ class JobRef:
 
     def __getitem__(self, key: str) -> str:
         return self.details[key]
+
+    def scheduler_key(self) -> tuple[str, str, str]:
+        """Which scheduler endpoint the job lives on: its backend, connection and `channel` detail (explicit channel
+        arguments, when the job is reached through them). Jobs with the same key are asked about together."""
+        return (self.backend, self.conn_id, self.details.get("channel", ""))

@@ -1,19 +1,21 @@
-"""`ArmadaChannelHook`: Armada reached through the original operator's `armada_channel_args`.
+"""`ArmadaChannelHook`: Armada reached through explicit channel arguments instead of a connection's endpoint.
 
 How the channel arguments relate to `armada_conn_id`: the channel arguments decide the endpoint, TLS, options and
 compression; the token comes from their credential source (`credentials={"conn_id": ...}` or a callback), else
 from the `armada_conn_id` connection when it exists. That connection (optional here) still gives the default
 queue, the Lookout URL template and the Binoculars endpoint.
 
-The hook's "connection id" is the whole spec as canonical JSON (no secret in it), so a trigger, the job-service
-cache and a retried task rebuild the same channel from the job reference alone; jobs with the same channel
-arguments are asked about together.
+The job reference stays an ordinary `armada` job of `armada_conn_id`; the channel arguments travel in its details
+under `channel` (canonical JSON, no secret, checked again whenever they are read), so a trigger, the job-service
+cache and a retried task rebuild the same channel from the reference alone, and jobs with the same channel
+arguments are asked about together. The standalone job service never accepts that detail: such jobs are watched in
+the triggerer, where the DAG author's arguments are trusted.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
+from collections.abc import Mapping
 from functools import cached_property
 from typing import Any
 
@@ -21,15 +23,9 @@ from airflow.sdk import BaseHook
 from airflow.sdk.exceptions import AirflowNotFoundException
 
 from airflow_provider_batch.common.channel import CallCredentials
+from airflow_provider_batch.common.jobref import JobRef
 from airflow_provider_batch.hooks.armada import ArmadaHook, ArmadaSettings
-from airflow_provider_batch.hooks.armada_channel_args import ChannelSpec, CredentialSource
-
-BACKEND = "armada_channel"
-
-
-def channel_conn_id(spec: ChannelSpec, armada_conn_id: str) -> str:
-    """The job reference's conn_id for jobs submitted through these channel arguments."""
-    return json.dumps({"armada_conn_id": armada_conn_id, **spec.to_json()}, sort_keys=True, separators=(",", ":"))
+from airflow_provider_batch.hooks.armada_channel_args import CHANNEL_DETAIL, ChannelSpec, CredentialSource
 
 
 def credentials_of(conn: Any) -> CallCredentials | None:
@@ -52,13 +48,13 @@ async def acredentials(source: CredentialSource | None) -> CallCredentials | Non
 class ArmadaChannelHook(ArmadaHook):
     """ArmadaHook whose channel comes from channel arguments (see the module docstring)."""
 
-    backend = BACKEND
-
-    def __init__(self, armada_conn_id: str, **kwargs: Any) -> None:
+    def __init__(self, armada_conn_id: str, spec: ChannelSpec, **kwargs: Any) -> None:
         super().__init__(armada_conn_id, **kwargs)
-        data = json.loads(armada_conn_id)
-        self.spec = ChannelSpec.from_json(data)
-        self.base_conn_id = str(data.get("armada_conn_id") or "")
+        self.spec = spec
+        self.base_conn_id = armada_conn_id
+
+    def job_ref(self, job_id: str, details: Mapping[str, str]) -> JobRef:
+        return super().job_ref(job_id, {**details, CHANNEL_DETAIL: self.spec.key()})
 
     @cached_property
     def settings(self) -> ArmadaSettings:

@@ -35,6 +35,7 @@ GRPC_COMPRESSION = {
     grpc.Compression.Gzip: "gzip",
     grpc.Compression.Deflate: "deflate",
 }
+CHANNEL_DETAIL = "channel"  # the job reference detail that holds a job's channel arguments (ChannelSpec.key())
 MIGRATE = (
     "credentials are never stored with a task: put the token in an Airflow connection and pass "
     "credentials={'conn_id': '<conn id>'}, or name an importable function with "
@@ -107,8 +108,26 @@ class ChannelSpec:
         )
 
     def key(self) -> str:
-        """The spec as one canonical string (it names the channel's jobs to the trigger and the cache)."""
+        """The spec as one canonical string: a job reference's `channel` detail (see `from_key`)."""
         return json.dumps(self.to_json(), sort_keys=True, separators=(",", ":"))
+
+    @classmethod
+    def from_key(cls, text: str, field: str = f"details.{CHANNEL_DETAIL}") -> ChannelSpec:
+        """A `channel` detail read back, checked as when it was first given: InvalidJobSpecError when it is not
+        the canonical form of valid channel arguments."""
+        try:
+            data = json.loads(text)
+        except (TypeError, ValueError) as error:
+            raise InvalidJobSpecError(field, f"is not channel arguments ({error})") from None
+        if not isinstance(data, dict) or set(data) != {"channel", "credentials"}:
+            raise InvalidJobSpecError(field, "is not channel arguments", "expected {channel, credentials}")
+        try:
+            spec = cls.from_json(data)
+        except (KeyError, TypeError, ValueError) as error:
+            raise InvalidJobSpecError(field, f"holds bad channel arguments ({error})") from None
+        if spec.key() != text:
+            raise InvalidJobSpecError(field, "is not in canonical form", "build it with ChannelSpec.key()")
+        return spec
 
 
 def parse_channel_args(args: Any, field: str) -> ChannelSpec:

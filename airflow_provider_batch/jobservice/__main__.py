@@ -64,13 +64,13 @@ def parse(argv: list[str]) -> argparse.Namespace:
 async def main(args: argparse.Namespace, ready_out: TextIO) -> int:
     # Imported here, after stdout went to stderr: Airflow configures its logging to stdout on import, and stdout
     # must carry nothing but the READY line.
-    from airflow_provider_batch.jobservice.server import JobServiceServicer, ServerTls, serve
+    from airflow_provider_batch.jobservice.server import JobServiceServicer, ServerTls, remote_hook, serve
     from airflow_provider_batch.jobservice.store import JobStore
-    from airflow_provider_batch.triggers.sources import connection_exists, remote_hook_for
+    from airflow_provider_batch.triggers.sources import connection_exists
 
     store = JobStore(args.store)
     servicer = JobServiceServicer(
-        remote_hook_for,
+        remote_hook,
         args.token,
         store,
         args.armada_conn_id,

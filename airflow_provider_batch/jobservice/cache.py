@@ -29,6 +29,8 @@ from airflow_provider_batch.hooks.base import BatchHook
 
 log = logging.getLogger(__name__)
 MIN_INTERVAL = 0.5
+# Builds the hook that reaches a job's scheduler (its backend, connection and channel detail).
+HookFactory = Callable[[JobRef], BatchHook]
 OnUpdate = Callable[[list[tuple[JobRef, JobStatus]]], Awaitable[None]]
 FOLLOW_MIN_JOBS = 10  # a stream costs the scheduler more than a tenth of a batched poll: follow only busy job sets
 FOLLOWED_POLL_FACTOR = 6  # jobs on a live stream are still polled, this many times less often
@@ -242,7 +244,7 @@ class JobServiceCache:
 
     def __init__(
         self,
-        hook_for: Callable[[str, str], BatchHook],
+        hook_for: HookFactory,
         forget_after: float = 300.0,
         on_update: OnUpdate | None = None,
         follow_min_jobs: int = FOLLOW_MIN_JOBS,
@@ -251,14 +253,14 @@ class JobServiceCache:
         self.forget_after = forget_after
         self._on_update = on_update
         self.follow_min_jobs = follow_min_jobs
-        self.watchers: dict[tuple[str, str], JobWatcher] = {}
+        self.watchers: dict[tuple[str, str, str], JobWatcher] = {}
 
     def watcher(self, job: JobRef, poll_interval: float) -> JobWatcher:
-        key = (job.backend, job.conn_id)
+        key = job.scheduler_key()
         watcher = self.watchers.get(key)
         if watcher is None:
             watcher = self.watchers[key] = JobWatcher(
-                self._hook_for(*key),
+                self._hook_for(job),
                 poll_interval,
                 self.forget_after,
                 lambda: self._forget(key, watcher),
@@ -278,7 +280,7 @@ class JobServiceCache:
             await watcher.aclose()
         self.watchers.clear()
 
-    def _forget(self, key: tuple[str, str], watcher: JobWatcher | None) -> None:
+    def _forget(self, key: tuple[str, str, str], watcher: JobWatcher | None) -> None:
         if self.watchers.get(key) is watcher:
             del self.watchers[key]
 
@@ -287,7 +289,7 @@ _CACHES: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, JobServiceCache] =
 
 
 def embedded_cache(
-    hook_for: Callable[[str, str], BatchHook], follow_min_jobs: Callable[[], int] = lambda: FOLLOW_MIN_JOBS
+    hook_for: HookFactory, follow_min_jobs: Callable[[], int] = lambda: FOLLOW_MIN_JOBS
 ) -> JobServiceCache:
     """The cache of the running event loop, created on first use (`follow_min_jobs` is read only then: every
     trigger asks for the cache on every wake-up)."""

@@ -21,6 +21,7 @@ import grpc.aio
 
 from airflow_provider_batch._proto.jobservice import jobservice_pb2 as pb
 from airflow_provider_batch._proto.jobservice import jobservice_pb2_grpc as pb_grpc
+from airflow_provider_batch.backends import hook_for
 from airflow_provider_batch.common.errors import InvalidJobSpecError, is_transient
 from airflow_provider_batch.common.jobref import JobRef
 from airflow_provider_batch.common.limits import (
@@ -30,26 +31,26 @@ from airflow_provider_batch.common.limits import (
     check_poll_interval,
     check_queue,
 )
-from airflow_provider_batch.common.states import JobState, JobStatus
+from airflow_provider_batch.common.states import JobStatus
 from airflow_provider_batch.hooks.base import BatchHook
-from airflow_provider_batch.jobservice.boundary import checked_jobs
+from airflow_provider_batch.jobservice.boundary import checked_job, checked_jobs
 from airflow_provider_batch.jobservice.cache import FOLLOW_MIN_JOBS, JobServiceCache
+from airflow_provider_batch.jobservice.states import TO_WIRE, WireState
 from airflow_provider_batch.jobservice.store import JobStore, Key
 
 log = logging.getLogger(__name__)
-State = pb.JobServiceResponse.State
-SEED_STATE = {
-    JobState.QUEUED: State.SUBMITTED,
-    JobState.RUNNING: State.RUNNING,
-    JobState.SUCCEEDED: State.SUCCEEDED,
-    JobState.FAILED: State.FAILED,
-    JobState.REJECTED: State.FAILED,
-    JobState.CANCELLED: State.CANCELLED,
-    JobState.UNKNOWN: State.JOB_ID_NOT_FOUND,
-}
 DEFAULT_INTERVAL = 5.0
 PRUNE_EVERY = 60.0  # seconds between two prunings of the store's forgotten rows
 ConnectionExists = Callable[[str], Awaitable[bool]]
+HookFactory = Callable[[JobRef], BatchHook]
+
+
+def remote_hook(job: JobRef) -> BatchHook:
+    """The hook for a job the service was asked about. Every request was checked at the boundary already; this
+    checks again (defence in depth), so that only a backend, connection id and details a caller may name ever
+    reach a hook."""
+    checked = checked_job(job.backend, job.conn_id, job.job_id, job.details)
+    return hook_for(checked.backend, checked.conn_id, checked.details)
 
 
 def status_to_pb(job_id: str, status: JobStatus) -> pb.WatchedJobStatus:
@@ -67,7 +68,7 @@ class JobServiceServicer(pb_grpc.JobServiceServicer):
 
     def __init__(
         self,
-        hook_for: Callable[[str, str], BatchHook],
+        make_hook: HookFactory,
         token: str,
         store: JobStore | None = None,
         armada_conn_id: str = "armada_default",
@@ -75,7 +76,7 @@ class JobServiceServicer(pb_grpc.JobServiceServicer):
         follow_min_jobs: int = FOLLOW_MIN_JOBS,
         connection_exists: ConnectionExists | None = None,
     ) -> None:
-        """hook_for: builds a backend's hook for a connection id (only ever called with checked values).
+        """make_hook: builds the hook for a job reference (only ever called with checked references).
         connection_exists: whether an Airflow connection exists; rows of missing connections are skipped on resume.
         """
         self._token = token
@@ -90,7 +91,7 @@ class JobServiceServicer(pb_grpc.JobServiceServicer):
         self._writing = asyncio.Lock()
         self.flusher: asyncio.Task[None] | None = None
         self.cache = JobServiceCache(
-            hook_for, forget_after, on_update=self._save if store else None, follow_min_jobs=follow_min_jobs
+            make_hook, forget_after, on_update=self._save if store else None, follow_min_jobs=follow_min_jobs
         )
 
     async def resume(self) -> int:
@@ -238,8 +239,8 @@ class JobServiceServicer(pb_grpc.JobServiceServicer):
         await self._remember([job])
         status = await self._status(job, DEFAULT_INTERVAL)
         if isinstance(status, BaseException):
-            return pb.JobServiceResponse(state=State.CONNECTION_ERR, error=str(status))
-        return pb.JobServiceResponse(state=SEED_STATE[status.state], error=status.reason)
+            return pb.JobServiceResponse(state=WireState.CONNECTION_ERR, error=str(status))
+        return pb.JobServiceResponse(state=TO_WIRE[status.state], error=status.reason)
 
     async def GetJobStatuses(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
         await self._authorize(context)

@@ -12,10 +12,11 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import timedelta
 from functools import cached_property
-from typing import Any, ClassVar, NoReturn
+from typing import Any, Generic, NoReturn, TypeVar
 
 from airflow.sdk import BaseOperator, conf
 from airflow.sdk.exceptions import AirflowException, AirflowFailException
+from airflow.triggers.base import BaseTrigger
 
 from airflow_provider_batch.common.errors import (
     InvalidJobSpecError,
@@ -28,18 +29,18 @@ from airflow_provider_batch.common.identity import JobIdentity
 from airflow_provider_batch.common.jobref import JobRef
 from airflow_provider_batch.common.limits import check_poll_interval
 from airflow_provider_batch.common.reattach import ReattachPolicy, check_policy, should_reattach
-from airflow_provider_batch.common.retry import RetryPolicy
 from airflow_provider_batch.common.states import JobState, JobStatus
+from airflow_provider_batch.common.wait import FIRST_POLL, Finish, WaitPolicy
 from airflow_provider_batch.hooks.base import BatchHook
 from airflow_provider_batch.operators.base_keys import STATE_STORE_KEY, XCOM_JOB, XCOM_JOB_URL
 from airflow_provider_batch.triggers.batch import BatchJobTrigger
+from airflow_provider_batch.triggers.where import WhereToAsk, configured_jobservice
 
 EVENT_STATUSES = frozenset({"success", "failed", "cancelled", "error", "timeout"})
-POLL_ERRORS = RetryPolicy(max_attempts=10, initial_backoff=1.0, max_backoff=60.0)
-FIRST_POLL = 1.0  # seconds; polls then slow down to poll_interval, so short jobs finish quickly
+HookT = TypeVar("HookT", bound=BatchHook)
 
 
-class BatchJobOperator(BaseOperator):
+class BatchJobOperator(BaseOperator, Generic[HookT]):
     """Base of the batch operators. DAG authors use ArmadaOperator and its siblings, not this class.
 
     deferrable: wait in the triggerer instead of holding a worker slot ([operators] default_deferrable).
@@ -53,7 +54,9 @@ class BatchJobOperator(BaseOperator):
     container_logs: copy the job's log lines into the task log.
     """
 
-    hook_class: ClassVar[type[BatchHook]]
+    hook_class: type[HookT]
+    # The method Airflow calls when the trigger fires (the original Armada operator names its own).
+    resume_method = "execute_complete"
     ui_color = "#e4f0e8"
 
     def __init__(
@@ -95,8 +98,23 @@ class BatchJobOperator(BaseOperator):
         """A step once the job succeeded, blocking or deferred (e.g. download its results); raise to fail the task."""
 
     @cached_property
-    def hook(self) -> BatchHook:
+    def hook(self) -> HookT:
         return self.hook_class(self.conn_id)
+
+    def resume_kwargs(self, job: JobRef) -> dict[str, Any] | None:
+        """Keyword arguments Airflow passes to the resume method besides the event (none: the event says it all)."""
+        return None
+
+    def build_trigger(self, job: JobRef, deadline: float | None) -> BaseTrigger:
+        """The trigger a deferred task waits with: BatchJobTrigger, asking where `[batch] jobservice_conn_id` says."""
+        return BatchJobTrigger(
+            job=job.to_json(),
+            poll_interval=self.poll_interval,
+            deadline=deadline,
+            unknown_grace_period=conf.getfloat("batch", "unknown_job_grace_period", fallback=300),
+            submitted_at=time.time(),
+            where=WhereToAsk.default_for(job, configured_jobservice()).to_json(),
+        )
 
     # -- the lifecycle -----------------------------------------------------------------------------------------
 
@@ -111,7 +129,7 @@ class BatchJobOperator(BaseOperator):
         if not self.wait_for_completion:
             return self._result(job, status)
         if not status.state.is_terminal:
-            status = self._poll(job)
+            status = self._look(job, status)
         if status.state.is_terminal:
             # Over before any wait (a quick job, or an earlier try's finished job): _wait copied none of its logs.
             return self._finish(job, status, logs_from_start=True)
@@ -213,45 +231,63 @@ class BatchJobOperator(BaseOperator):
         if url:
             self.log.info("Job page: %s", url)
 
-    def _poll(self, job: JobRef) -> JobStatus:
-        return POLL_ERRORS.call(lambda: self.hook.get_status(job), is_transient, f"status of {job.job_id}")
+    def _look(self, job: JobRef, known: JobStatus) -> JobStatus:
+        """One status read before waiting (a quick job may be over already); a transient failure leaves the wait
+        to find out, a refusal no retry can fix fails the task."""
+        try:
+            return self.hook.get_status(job)
+        except Exception as error:
+            if is_permanent(error) or not is_transient(error):
+                raise
+            self.log.warning("Status of %s not available yet (%s)", self._describe(job), error)
+            return known
 
     def _defer(self, job: JobRef) -> NoReturn:
         deadline = time.time() + self.timeout if self.timeout else None
         self.defer(
-            trigger=BatchJobTrigger(
-                job=job.to_json(),
-                poll_interval=self.poll_interval,
-                deadline=deadline,
-                unknown_grace_period=conf.getfloat("batch", "unknown_job_grace_period", fallback=300),
-                submitted_at=time.time(),
-            ),
-            method_name="execute_complete",
+            trigger=self.build_trigger(job, deadline),
+            method_name=self.resume_method,
+            kwargs=self.resume_kwargs(job),
             # A backstop only: the trigger fires its own "timeout" event first, so that the job gets cancelled.
             timeout=timedelta(seconds=self.timeout + max(60.0, 2 * self.poll_interval)) if self.timeout else None,
         )
 
     def _wait(self, job: JobRef) -> JobStatus:
-        """Blocking wait on the worker: poll with a growing interval and copy log lines as they come."""
-        started = time.monotonic()
-        grace = conf.getfloat("batch", "unknown_job_grace_period", fallback=300)
-        cursor, delay, unknown_since = "", FIRST_POLL, None
+        """Blocking wait on the worker: poll (quickly at first, then every poll_interval) and copy log lines as they
+        come, until the wait policy (common/wait.py) says how the wait ended."""
+        policy = WaitPolicy(
+            self.poll_interval,
+            deadline=time.time() + self.timeout if self.timeout else None,
+            unknown_grace_period=conf.getfloat("batch", "unknown_job_grace_period", fallback=300),
+            first_delay=FIRST_POLL,
+        )
+        state = policy.start(self._describe(job))
+        cursor = ""
         while True:
-            status = self._poll(job)
-            cursor = self._copy_logs(job, cursor)
-            if status.state.is_terminal:
-                return status
-            if status.state is JobState.UNKNOWN:
-                unknown_since = unknown_since or time.monotonic()
-                if time.monotonic() - unknown_since > grace:
-                    raise AirflowException(f"the scheduler has not known {self._describe(job)} for {grace:.0f}s")
+            try:
+                status = self.hook.get_status(job)
+            except Exception as error:
+                state, decision = policy.after_error(state, error, time.time())
             else:
-                unknown_since = None
-            if self.timeout and time.monotonic() - started > self.timeout:
-                self._cancel(job, "the task's timeout passed")
-                raise AirflowException(f"{self._describe(job)} did not finish within {self.timeout:.0f}s; cancelled")
-            time.sleep(delay)
-            delay = min(delay * 2, self.poll_interval)
+                cursor = self._copy_logs(job, cursor)
+                state, decision = policy.after_status(state, status, time.time())
+            if isinstance(decision, Finish):
+                return self._ended(job, decision)
+            if decision.note:
+                self.log.warning("%s; asking again in %.1fs", decision.note, decision.delay)
+            time.sleep(decision.delay)
+
+    def _ended(self, job: JobRef, decision: Finish) -> JobStatus:
+        """The job's final status, or the exception that says why the wait could not learn it."""
+        if decision.outcome == "timeout":
+            self._cancel(job, "the task's timeout passed")
+            raise AirflowException(f"{self._describe(job)} did not finish within {self.timeout:.0f}s; cancelled")
+        if decision.outcome == "error":
+            if decision.error is not None and is_permanent(decision.error):
+                raise decision.error  # failed at once, naming the connection and the fix
+            raise AirflowException(f"{self._describe(job)}: {decision.message}")
+        assert decision.status is not None  # success, failed and cancelled come with the job's status
+        return decision.status
 
     def _finish(self, job: JobRef, status: JobStatus, logs_from_start: bool = False) -> dict[str, Any]:
         if logs_from_start:

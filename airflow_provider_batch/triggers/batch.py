@@ -9,20 +9,11 @@ from typing import Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
-from airflow_provider_batch.common.errors import is_transient
 from airflow_provider_batch.common.jobref import JobRef
-from airflow_provider_batch.common.retry import RetryPolicy
-from airflow_provider_batch.common.states import JobState, JobStatus
-from airflow_provider_batch.triggers import sources
-
-# How a terminal state is reported in the event's `status`.
-EVENT_STATUS = {
-    JobState.SUCCEEDED: "success",
-    JobState.FAILED: "failed",
-    JobState.REJECTED: "failed",
-    JobState.CANCELLED: "cancelled",
-}
-ERROR_RETRY = RetryPolicy(max_attempts=10, initial_backoff=1.0, max_backoff=60.0)
+from airflow_provider_batch.common.states import JobStatus
+from airflow_provider_batch.common.wait import STATUS_READ_ERRORS, Finish, WaitPolicy
+from airflow_provider_batch.triggers.sources import StatusSource
+from airflow_provider_batch.triggers.where import WhereToAsk, configured_jobservice, open_source
 
 
 class BatchJobTrigger(BaseTrigger):
@@ -33,6 +24,8 @@ class BatchJobTrigger(BaseTrigger):
     unknown_grace_period: seconds the scheduler may answer "unknown job" (e.g. Armada before ingestion) before
     the trigger gives up with an "error" event; counted from `submitted_at` (epoch seconds), or from the first
     unknown answer.
+    where: where to ask (`WhereToAsk.to_json()`: this triggerer's cache, a job service, or the scheduler); when
+    absent, the triggerer's `[batch] jobservice_conn_id` decides, as `WhereToAsk.default_for` does.
 
     The event payload is plain JSON: {status: success|failed|cancelled|error|timeout, job_id, state, native_state,
     message, job}. It never submits, may be run again from the start after a triggerer restart, and cancels the
@@ -46,9 +39,11 @@ class BatchJobTrigger(BaseTrigger):
         deadline: float | None = None,
         unknown_grace_period: float = 300.0,
         submitted_at: float | None = None,
+        where: dict[str, Any] | None = None,
     ) -> None:
         super().__init__()
         self.job = JobRef.from_json(job).to_json()
+        self.where = WhereToAsk.from_json(where).to_json() if where else None
         self.poll_interval = float(poll_interval)
         self.deadline = deadline
         self.unknown_grace_period = float(unknown_grace_period)
@@ -63,51 +58,49 @@ class BatchJobTrigger(BaseTrigger):
                 "deadline": self.deadline,
                 "unknown_grace_period": self.unknown_grace_period,
                 "submitted_at": self.submitted_at,
+                "where": self.where,
             },
         )
 
+    def _where(self, job: JobRef) -> WhereToAsk:
+        if self.where:
+            return WhereToAsk.from_json(self.where)
+        return WhereToAsk.default_for(job, configured_jobservice())
+
     async def run(self) -> AsyncIterator[TriggerEvent]:
         job = JobRef.from_json(self.job)
-        source = sources.open_source(job)
+        source = open_source(self._where(job), job)
         try:
             event = await self._wait(job, source)
         finally:
             await source.close()
-        yield TriggerEvent(event)
+        yield TriggerEvent(self.final_event(event))
 
-    async def _wait(self, job: JobRef, source: sources.StatusSource) -> dict[str, Any]:
-        error_delays = ERROR_RETRY.delays()
-        errors_in_a_row = 0
-        unknown_since = self.submitted_at
+    def final_event(self, event: dict[str, Any]) -> dict[str, Any]:
+        """The event as fired; a subclass may add keys (the original Armada trigger adds its own)."""
+        return event
+
+    async def _wait(self, job: JobRef, source: StatusSource) -> dict[str, Any]:
+        """Ask until the wait policy (common/wait.py) says how the wait ended."""
+        policy = WaitPolicy(self.poll_interval, self.deadline, self.unknown_grace_period, errors=STATUS_READ_ERRORS)
+        state = policy.start(f"job {job.job_id}", self.submitted_at)
         while True:
-            if self.deadline is not None and time.time() >= self.deadline:
-                return self._event(job, "timeout", None, "the task's timeout passed before the job ended")
+            status: JobStatus | None = None
             try:
                 status = await source.status(job, self.poll_interval)
             except Exception as error:
-                if not is_transient(error) or errors_in_a_row >= len(error_delays):
-                    return self._event(job, "error", None, f"could not get the job's state: {error}")
-                self.log.warning("status of job %s not available (%s); asking again", job.job_id, error)
-                await asyncio.sleep(error_delays[errors_in_a_row])
-                errors_in_a_row += 1
-                continue
-            errors_in_a_row = 0
-            if status.state.is_terminal:
-                return self._event(job, EVENT_STATUS[status.state], status, status.reason)
-            if status.state is JobState.UNKNOWN:
-                unknown_since = unknown_since or time.time()
-                if time.time() - unknown_since > self.unknown_grace_period:
-                    message = f"the scheduler has not known job {job.job_id} for {self.unknown_grace_period:.0f}s"
-                    return self._event(job, "error", status, message)
+                state, decision = policy.after_error(state, error, time.time())
             else:
-                unknown_since = None
-            self.log.debug("job %s is %s", job.job_id, status.native_state or status.state.value)
-            await source.wait_for_change(job, status, self._next_sleep())
-
-    def _next_sleep(self) -> float:
-        if self.deadline is None:
-            return self.poll_interval
-        return max(0.0, min(self.poll_interval, self.deadline - time.time()))
+                state, decision = policy.after_status(state, status, time.time())
+            if isinstance(decision, Finish):
+                return self._event(job, decision.outcome, decision.status, decision.message)
+            if decision.note:
+                self.log.warning("%s; asking again in %.1fs", decision.note, decision.delay)
+            if status is None:
+                await asyncio.sleep(decision.delay)
+            else:
+                self.log.debug("job %s is %s", job.job_id, status.native_state or status.state.value)
+                await source.wait_for_change(job, status, decision.delay)
 
     @staticmethod
     def _event(job: JobRef, status: str, job_status: JobStatus | None, message: str) -> dict[str, Any]:
@@ -123,7 +116,7 @@ class BatchJobTrigger(BaseTrigger):
     async def on_kill(self) -> None:
         """A user marked the deferred task failed or success, or cleared it: stop the job too."""
         job = JobRef.from_json(self.job)
-        source = sources.open_source(job)
+        source = open_source(self._where(job), job)
         try:
             await source.cancel(job, "the Airflow task was stopped by a user")
         finally:

@@ -1,31 +1,33 @@
-"""Where a trigger gets a job's state from: the "status source".
+"""Status sources: what a trigger reads a job's state from, and cancels it through. `where.open_source` picks one.
 
-By default the embedded job-service cache, shared by every trigger of the triggerer process, which asks the
-scheduler about all watched jobs of a connection together; `DirectStatusSource` asks one job at a time.
+- `CachedStatusSource`: the job-service cache embedded in this triggerer (one per event loop, shared by every
+  trigger), which asks the scheduler about all watched jobs of a connection together.
+- `RemoteStatusSource`: a standalone job service (`python -m airflow_provider_batch.jobservice serve`).
+- `DirectStatusSource`: the scheduler itself, one call per job.
+
+Each cancels through the job's own hook: a job service never cancels anything.
 """
 
 from __future__ import annotations
 
 import asyncio
-import importlib
-import logging
 from typing import Protocol
 
+import grpc
+
+from airflow_provider_batch.backends import hook_for
+from airflow_provider_batch.clients.jobservice import JobServiceAsyncIOClient, as_error
+from airflow_provider_batch.common.errors import InvalidJobSpecError
 from airflow_provider_batch.common.jobref import JobRef
-from airflow_provider_batch.common.limits import MAX_POLL_INTERVAL, MIN_POLL_INTERVAL, check_conn_id
+from airflow_provider_batch.common.limits import MAX_POLL_INTERVAL, MIN_POLL_INTERVAL
 from airflow_provider_batch.common.states import JobStatus
+from airflow_provider_batch.hooks.armada_channel import acredentials
+from airflow_provider_batch.hooks.armada_channel_args import ChannelSpec
 from airflow_provider_batch.hooks.base import BatchHook
-from airflow_provider_batch.jobservice.boundary import REMOTE_BACKENDS, check_backend
+from airflow_provider_batch.hooks.jobservice import JobServiceHook
+from airflow_provider_batch.jobservice.boundary import checked_job
 from airflow_provider_batch.jobservice.cache import FOLLOW_MIN_JOBS, JobServiceCache, embedded_cache
-
-log = logging.getLogger(__name__)
-
-HOOKS = {
-    "armada": "airflow_provider_batch.hooks.armada.ArmadaHook",
-    "armada_channel": "airflow_provider_batch.hooks.armada_channel.ArmadaChannelHook",
-    "qarnot": "airflow_provider_batch.hooks.qarnot.QarnotHook",
-    "apolo": "airflow_provider_batch.hooks.apolo.ApoloHook",
-}
+from airflow_provider_batch.jobservice.states import from_wire
 
 
 class StatusSource(Protocol):
@@ -39,21 +41,18 @@ class StatusSource(Protocol):
     async def close(self) -> None: ...
 
 
-def hook_for(backend: str, conn_id: str) -> BatchHook:
-    """The backend's hook for a connection id (backends are named in job references: "armada", ...)."""
+def remotely_servable(job: JobRef) -> bool:
+    """Whether the standalone job service would accept this job reference (its trust boundary)."""
     try:
-        path = HOOKS[backend]
-    except KeyError:
-        raise ValueError(f"backend {backend!r} is not one of {sorted(HOOKS)}") from None
-    module, _, name = path.rpartition(".")
-    hook_class: type[BatchHook] = getattr(importlib.import_module(module), name)
-    return hook_class(conn_id)
+        checked_job(job.backend, job.conn_id, job.job_id, job.details)
+    except InvalidJobSpecError:
+        return False
+    return True
 
 
-def remote_hook_for(backend: str, conn_id: str) -> BatchHook:
-    """`hook_for` as the standalone job service may use it: a backend it may serve remotely (never
-    armada_channel, whose "connection id" is channel arguments) and a plain connection id."""
-    return hook_for(check_backend(backend), check_conn_id(conn_id))
+def job_hook(job: JobRef) -> BatchHook:
+    """The hook that reaches a job's scheduler (its backend, connection and channel detail)."""
+    return hook_for(job.backend, job.conn_id, job.details)
 
 
 async def connection_exists(conn_id: str) -> bool:
@@ -76,14 +75,41 @@ def _event_stream_min_jobs() -> int:
 
 def shared_cache() -> JobServiceCache:
     """The cache every trigger of this triggerer's event loop shares."""
-    return embedded_cache(hook_for, _event_stream_min_jobs)
+    return embedded_cache(job_hook, _event_stream_min_jobs)
+
+
+async def _cancel(job: JobRef, reason: str) -> None:
+    hook = job_hook(job)
+    try:
+        await hook.acancel_job(job, reason)
+    finally:
+        await hook.aclose()
+
+
+class CachedStatusSource:
+    """Reads states from the embedded cache of this event loop."""
+
+    def __init__(self, job: JobRef) -> None:
+        self._job = job
+
+    async def status(self, job: JobRef, poll_interval: float) -> JobStatus:
+        return await shared_cache().status(job, poll_interval)
+
+    async def wait_for_change(self, job: JobRef, previous: JobStatus, timeout: float) -> None:
+        await shared_cache().wait_for_change(job, previous, timeout)
+
+    async def cancel(self, job: JobRef, reason: str) -> None:
+        await _cancel(job, reason)
+
+    async def close(self) -> None:
+        """The cache is shared: it forgets jobs nobody asks about by itself."""
 
 
 class DirectStatusSource:
-    """Asks the scheduler directly through the backend hook's asyncio client."""
+    """Asks the scheduler directly through the job's hook, one call per job."""
 
-    def __init__(self, backend: str, conn_id: str) -> None:
-        self._hook = hook_for(backend, conn_id)
+    def __init__(self, job: JobRef) -> None:
+        self._hook = job_hook(job)
 
     async def status(self, job: JobRef, poll_interval: float) -> JobStatus:
         return await self._hook.aget_status(job)
@@ -98,65 +124,57 @@ class DirectStatusSource:
         await self._hook.aclose()
 
 
-class CachedStatusSource:
-    """Reads states from the embedded cache of this event loop; cancels through the backend's hook."""
+class RemoteStatusSource:
+    """Asks a standalone job service, reached through a `batch_jobservice` connection or channel arguments.
 
-    def __init__(self, backend: str, conn_id: str) -> None:
-        self._backend, self._conn_id = backend, conn_id
+    A job the service may serve is asked about with `GetJobStatuses` (its backend, connection and job). An Armada
+    job it may not (one reached through channel arguments, which never go over the wire) is asked about with the
+    original job-service call, `GetJobStatus(queue, job_set_id, job_id)`, which the service answers through its own
+    Armada connection, as the original job service did.
+    """
 
-    async def status(self, job: JobRef, poll_interval: float) -> JobStatus:
-        return await shared_cache().status(job, poll_interval)
+    def __init__(self, job: JobRef, conn_id: str = "", channel: ChannelSpec | None = None) -> None:
+        self._conn_id, self._channel_spec = conn_id, channel
+        self._channel: grpc.aio.Channel | None = None
+        self._service_hook: JobServiceHook | None = None
+        self._client: JobServiceAsyncIOClient | None = None
 
-    async def wait_for_change(self, job: JobRef, previous: JobStatus, timeout: float) -> None:
-        await shared_cache().wait_for_change(job, previous, timeout)
-
-    async def cancel(self, job: JobRef, reason: str) -> None:
-        hook = hook_for(self._backend, self._conn_id)
-        try:
-            await hook.acancel_job(job, reason)
-        finally:
-            await hook.aclose()
-
-    async def close(self) -> None:
-        """The cache is shared: it forgets jobs nobody asks about by itself."""
-
-
-class RemoteStatusSource(CachedStatusSource):
-    """Asks a standalone job service (a `batch_jobservice` connection) instead of the embedded cache."""
-
-    def __init__(self, backend: str, conn_id: str, jobservice_conn_id: str) -> None:
-        super().__init__(backend, conn_id)
-        from airflow_provider_batch.hooks.jobservice import JobServiceHook
-
-        self._service = JobServiceHook(jobservice_conn_id)
+    async def _service(self) -> JobServiceAsyncIOClient:
+        if self._client is None:
+            if self._channel_spec is not None:
+                credentials = await acredentials(self._channel_spec.credentials)
+                self._channel = self._channel_spec.channel.aio_channel(credentials)
+                self._client = JobServiceAsyncIOClient(self._channel)
+            else:
+                self._service_hook = JobServiceHook(self._conn_id)
+                self._client = await self._service_hook.aget_client()
+        return self._client
 
     async def status(self, job: JobRef, poll_interval: float) -> JobStatus:
-        client = await self._service.aget_client()
-        # The service refuses intervals outside its bounds; a trigger's own (trusted) interval is brought inside.
+        client = await self._service()
+        if not remotely_servable(job) and {"queue", "job_set_id"} <= job.details.keys():
+            try:
+                answer = await client.get_job_status(job.details["queue"], job.details["job_set_id"], job.job_id)
+            except grpc.RpcError as error:
+                raise as_error(error, "GetJobStatus") from None
+            return from_wire(answer.state, answer.error)
+        # The service refuses intervals outside its bounds; a trigger's own (trusted) one is brought inside.
         interval = min(max(poll_interval, MIN_POLL_INTERVAL), MAX_POLL_INTERVAL)
-        answer = (await client.get_job_statuses([job], interval))[job.job_id]
-        if isinstance(answer, Exception):
-            raise answer
-        return answer
+        status = (await client.get_job_statuses([job], interval))[job.job_id]
+        if isinstance(status, Exception):
+            raise status
+        return status
 
     async def wait_for_change(self, job: JobRef, previous: JobStatus, timeout: float) -> None:
         await asyncio.sleep(timeout)
 
+    async def cancel(self, job: JobRef, reason: str) -> None:
+        await _cancel(job, reason)
+
     async def close(self) -> None:
-        await self._service.aclose()
-
-
-def open_source(job: JobRef) -> StatusSource:
-    """The standalone job service when `[batch] jobservice_conn_id` names one, else the embedded cache.
-
-    Jobs the service does not serve (armada_channel: channel arguments from the DAG author, trusted here but never
-    sent over the wire) are watched by the embedded cache of this triggerer.
-    """
-    from airflow.sdk import conf
-
-    jobservice_conn_id = conf.get("batch", "jobservice_conn_id", fallback="")
-    if jobservice_conn_id and job.backend in REMOTE_BACKENDS:
-        return RemoteStatusSource(job.backend, job.conn_id, jobservice_conn_id)
-    if jobservice_conn_id:
-        log.debug("%s jobs are watched in the triggerer, not by the job service", job.backend)
-    return CachedStatusSource(job.backend, job.conn_id)
+        if self._channel is not None:
+            await self._channel.close()
+            self._channel = None
+        if self._service_hook is not None:
+            await self._service_hook.aclose()
+        self._client = None

@@ -37,7 +37,8 @@ from airflow_provider_batch._proto.armada.k8s import core_v1_pb2 as core_v1
 from airflow_provider_batch._proto.armada.k8s import resource_pb2 as api_resource
 # was: from armada.operators.armada import ArmadaOperator
 # was: from armada.operators.armada_deferrable import ArmadaDeferrableOperator
-from airflow_provider_batch.operators.armada import ArmadaDeferrableOperator, ArmadaOperator
+from airflow_provider_batch.compat.armada.operators.armada import ArmadaOperator
+from airflow_provider_batch.compat.armada.operators.armada_deferrable import ArmadaDeferrableOperator
 
 
 def submit_sleep_job(message):

@@ -47,7 +47,8 @@ def job(i, conn="c"):
 def hooks():
     made: dict[str, FakeHook] = {}
 
-    def hook_for(backend, conn_id):
+    def hook_for(job_ref):
+        conn_id = job_ref.conn_id
         made[conn_id] = made.get(conn_id) or FakeHook(conn_id)
         return made[conn_id]
 
@@ -70,7 +71,7 @@ async def test_one_watcher_per_connection(hooks):
     made, hook_for = hooks
     cache = JobServiceCache(hook_for)
     await asyncio.gather(cache.status(job(1, "a"), 0.5), cache.status(job(2, "b"), 0.5))
-    assert set(cache.watchers) == {("armada", "a"), ("armada", "b")}
+    assert set(cache.watchers) == {("armada", "a", ""), ("armada", "b", "")}
     for watcher in cache.watchers.values():
         await watcher.aclose()
     assert made["a"].closed and made["b"].closed
@@ -80,7 +81,7 @@ async def test_forgotten_jobs_are_dropped_and_the_watcher_stops(hooks):
     _, hook_for = hooks
     cache = JobServiceCache(hook_for, forget_after=0.6)
     await cache.status(job(1), 0.5)
-    watcher = cache.watchers[("armada", "c")]
+    watcher = cache.watchers[("armada", "c", "")]
     for _ in range(40):
         if not cache.watchers:
             break
@@ -95,7 +96,7 @@ async def test_terminal_jobs_are_not_asked_again(hooks):
     assert (await cache.status(job(1), 0.5)).state is JobState.SUCCEEDED
     await asyncio.sleep(1.2)
     assert made["c"].calls == [1]
-    await cache.watchers[("armada", "c")].aclose()
+    await cache.watchers[("armada", "c", "")].aclose()
 
 
 async def test_a_transient_error_keeps_the_cached_state_and_a_permanent_one_is_raised(hooks):
@@ -106,12 +107,12 @@ async def test_a_transient_error_keeps_the_cached_state_and_a_permanent_one_is_r
     assert (await cache.status(job(1), 0.5)).state is JobState.RUNNING
     await asyncio.sleep(0.7)  # the failed poll
     assert (await cache.status(job(1), 0.5)).state is JobState.RUNNING
-    await cache.watchers[("armada", "c")].aclose()
+    await cache.watchers[("armada", "c", "")].aclose()
 
     made["d"] = FakeHook("d", [SchedulerError("Armada", "GetJobStatus", "PERMISSION_DENIED", "no access")])
     with pytest.raises(SchedulerError, match="no access"):
         await cache.status(job(1, "d"), 0.5)
-    await cache.watchers[("armada", "d")].aclose()
+    await cache.watchers[("armada", "d", "")].aclose()
 
 
 async def test_the_watcher_backs_off_with_the_wait_policys_numbers_and_never_gives_up(hooks, monkeypatch):
@@ -167,7 +168,8 @@ class StreamHook(FakeHook):
 def stream_hooks():
     made: dict[str, StreamHook] = {}
 
-    def hook_for(backend, conn_id):
+    def hook_for(job_ref):
+        conn_id = job_ref.conn_id
         made[conn_id] = made.get(conn_id) or StreamHook(conn_id)
         return made[conn_id]
 
@@ -196,7 +198,7 @@ async def test_a_late_poll_answer_does_not_undo_a_terminal_event(stream_hooks):
     _, hook_for = stream_hooks
     cache = JobServiceCache(hook_for, follow_min_jobs=10)
     await asyncio.gather(*(cache.status(job(i), 5.0) for i in range(10)))
-    watcher = cache.watchers[("armada", "c")]
+    watcher = cache.watchers[("armada", "c", "")]
     await watcher._apply({"job-1": JobStatus(JobState.FAILED, "FAILED", "OOMKilled")})
     await watcher._apply({"job-1": JobStatus(JobState.RUNNING, "RUNNING")})
     assert await cache.status(job(1), 5.0) == JobStatus(JobState.FAILED, "FAILED", "OOMKilled")

@@ -15,7 +15,7 @@ from airflow_provider_batch.clients.qarnot import errors as qarnot_errors
 from airflow_provider_batch.common.jobref import JobRef
 from airflow_provider_batch.common.states import JobState, JobStatus
 from airflow_provider_batch.hooks.armada import ArmadaHook
-from airflow_provider_batch.operators.armada import ArmadaDeferrableOperator, ArmadaOperator
+from airflow_provider_batch.operators.armada import ArmadaOperator
 from airflow_provider_batch.triggers.batch import BatchJobTrigger
 
 POD = {
@@ -221,7 +221,7 @@ def test_wait_for_completion_false_returns_at_once(hook):
 
 def test_deferrable_finishes_inline_when_already_terminal(hook):
     hook.get_status.side_effect = [SUCCEEDED]
-    assert ArmadaDeferrableOperator(task_id="t", job_request=POD, queue="q").execute(context())["state"] == "succeeded"
+    assert operator(deferrable=True).execute(context())["state"] == "succeeded"
 
 
 def test_deferrable_defers_with_a_json_trigger(hook):

@@ -22,7 +22,11 @@ from airflow_provider_batch.common.jobref import JobRef
 from airflow_provider_batch.common.retry import RetryPolicy
 from airflow_provider_batch.common.states import JobState as Common
 from airflow_provider_batch.common.states import JobStatus
-from airflow_provider_batch.compat.armada.operators.armada_deferrable import ArmadaJobCompleteTrigger, seed_status
+from airflow_provider_batch.compat.armada.operators.armada import ArmadaOperator
+from airflow_provider_batch.compat.armada.operators.armada_deferrable import (
+    ArmadaDeferrableOperator,
+    ArmadaJobCompleteTrigger,
+)
 from airflow_provider_batch.compat.armada.operators.utils import (
     JobState,
     airflow_error,
@@ -34,8 +38,8 @@ from airflow_provider_batch.compat.armada.operators.utils import (
 )
 from airflow_provider_batch.hooks.armada import ArmadaHook
 from airflow_provider_batch.hooks.armada_channel import ArmadaChannelHook
-from airflow_provider_batch.hooks.armada_channel_args import parse_channel_args
-from airflow_provider_batch.operators.armada import ArmadaDeferrableOperator, ArmadaOperator
+from airflow_provider_batch.hooks.armada_channel_args import ChannelSpec, parse_channel_args
+from airflow_provider_batch.jobservice.states import from_wire
 
 QUANTITY = {"cpu": "100m", "memory": "64Mi"}
 POD = {
@@ -144,14 +148,17 @@ def test_armada_channel_args_give_the_channel_and_the_connection_the_rest(armada
     }
     op = seed_operator(armada_channel_args=args)
     hook = op.hook
-    assert isinstance(hook, ArmadaChannelHook) and hook.backend == "armada_channel"
+    assert isinstance(hook, ArmadaChannelHook) and hook.backend == "armada"
     assert hook.settings.channel.target == "127.0.0.1:7777" and not hook.settings.channel.tls
     assert hook.settings.channel.options == (("grpc.keepalive_time_ms", 30000),)
     assert hook.settings.channel.compression == "gzip"
     assert hook.settings.credentials is not None and hook.settings.credentials.header == "Bearer js-token"
     assert hook.settings.default_queue == "conn-q"  # from armada_conn_id
-    assert TOKEN not in hook.conn_id and "js-token" not in hook.conn_id
-    assert json.loads(hook.conn_id)["armada_conn_id"] == "armada_default"
+    assert hook.conn_id == "armada_default"  # a connection id, never a JSON document
+    job = hook.job_ref("01J", {"queue": "q", "job_set_id": "s"})
+    assert job.conn_id == "armada_default" and TOKEN not in json.dumps(job.to_json())
+    assert ChannelSpec.from_key(job.details["channel"]) == hook.spec  # explicit, checked channel arguments
+    assert isinstance(ArmadaHook.for_job(job.conn_id, job.details), ArmadaChannelHook)
 
 
 def test_without_a_credential_source_the_token_is_armada_conn_ids(armada_conn: None) -> None:
@@ -286,19 +293,19 @@ def test_trigger_serializes_to_its_own_classpath_as_plain_json() -> None:
 
 
 def test_the_job_services_answers_in_the_common_vocabulary() -> None:
-    assert seed_status(JobServiceState.SUCCEEDED, "").state is Common.SUCCEEDED
-    assert seed_status(JobServiceState.FAILED, "exit 3") == JobStatus(Common.FAILED, "FAILED", "exit 3")
-    assert seed_status(JobServiceState.JOB_ID_NOT_FOUND, "").state is Common.UNKNOWN  # the grace period applies
+    assert from_wire(JobServiceState.SUCCEEDED, "").state is Common.SUCCEEDED
+    assert from_wire(JobServiceState.FAILED, "exit 3") == JobStatus(Common.FAILED, "FAILED", "exit 3")
+    assert from_wire(JobServiceState.JOB_ID_NOT_FOUND, "").state is Common.UNKNOWN  # the grace period applies
     with pytest.raises(SchedulerError) as error:
-        seed_status(JobServiceState.CONNECTION_ERR, "stream broke")
+        from_wire(JobServiceState.CONNECTION_ERR, "stream broke")
     assert error.value.retryable and "stream broke" in str(error.value)  # the trigger's bounded retry decides
 
 
 def test_trigger_events_carry_the_original_keys() -> None:
     trigger = ArmadaJobCompleteTrigger("01JOB", None, "q", "js", "seed")
-    event = trigger._with_seed_keys({"status": "failed", "state": "failed", "message": "exit 3"})
+    event = trigger.final_event({"status": "failed", "state": "failed", "message": "exit 3"})
     assert event["job_state"] == "FAILED" and event["job_message"] == "Armada seed:01JOB failed: exit 3"
-    lost = trigger._with_seed_keys({"status": "error", "state": "unknown", "message": "not known for 300s"})
+    lost = trigger.final_event({"status": "error", "state": "unknown", "message": "not known for 300s"})
     assert lost["job_state"] == "JOB_ID_NOT_FOUND"
     with pytest.raises(AirflowException, match="The Armada job seed:01JOB FAILED"):
         airflow_error(event["job_state"], "seed", "01JOB")

@@ -53,7 +53,7 @@ def sleeps(monkeypatch):
 
 
 def with_source(monkeypatch, source):
-    monkeypatch.setattr(batch_module.sources, "open_source", lambda job: source)
+    monkeypatch.setattr(batch_module, "open_source", lambda where, job: source)
 
 
 async def first_event(trigger):

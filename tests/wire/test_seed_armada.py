@@ -23,7 +23,11 @@ from airflow_provider_batch.clients.armada.client import ArmadaAsyncIOClient, Ar
 from airflow_provider_batch.clients.jobservice import JobServiceAsyncIOClient, JobServiceClient
 from airflow_provider_batch.common.channel import CallCredentials, GrpcChannelArguments
 from airflow_provider_batch.common.retry import RetryPolicy
-from airflow_provider_batch.compat.armada.operators.armada_deferrable import ArmadaJobCompleteTrigger
+from airflow_provider_batch.compat.armada.operators.armada import ArmadaOperator
+from airflow_provider_batch.compat.armada.operators.armada_deferrable import (
+    ArmadaDeferrableOperator,
+    ArmadaJobCompleteTrigger,
+)
 from airflow_provider_batch.compat.armada.operators.utils import (
     JobState,
     airflow_error,
@@ -31,7 +35,6 @@ from airflow_provider_batch.compat.armada.operators.utils import (
     search_for_job_complete,
     search_for_job_complete_async,
 )
-from airflow_provider_batch.operators.armada import ArmadaDeferrableOperator, ArmadaOperator
 from airflow_provider_batch.triggers import batch
 
 pytestmark = [pytest.mark.wire, pytest.mark.timeout(120)]
