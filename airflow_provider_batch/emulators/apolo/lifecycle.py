@@ -10,7 +10,9 @@ import contextlib
 import enum
 import logging
 import shlex
+import shutil
 import signal
+import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -192,7 +194,9 @@ class Lifecycle:
         env = self.environment(job)
         if isinstance(env, str):
             return RunResult(exit_code=None, start_error=env), Interrupt.NONE
-        spec = RunSpec(argv_of(job.spec.container), env)  # life span: _watch_life_span; else --max-job-seconds
+        # The run's folder is the job's while it runs: exec (interactive.py) runs its commands there.
+        job.workdir = await asyncio.to_thread(tempfile.mkdtemp, prefix="emulator-apolo-job-")
+        spec = RunSpec(argv_of(job.spec.container), env, workdir=job.workdir)  # life span: _watch_life_span
 
         def started() -> None:
             job.live_from = len(job.logs)
@@ -226,6 +230,9 @@ class Lifecycle:
                 run.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await run
+            workdir, job.workdir = job.workdir, None
+            if workdir is not None:
+                await asyncio.to_thread(shutil.rmtree, workdir, True)
 
     def _finish(self, job: JobRecord, result: RunResult, code: int, succeeded: bool) -> None:
         if succeeded:

@@ -101,6 +101,7 @@ class JobRecord:
     logs: list[OutputLine] = field(default_factory=list)
     restarts: int = 0
     live_from: int = 0  # index in `logs` of the current run's first line: earlier runs are "archived"
+    workdir: str | None = None  # the current run's folder (exec runs there), None between runs
     task: asyncio.Task[None] | None = field(default=None, repr=False)
     watcher: asyncio.Task[None] | None = field(default=None, repr=False)  # the life-span check
     output_changed: asyncio.Event = field(default_factory=asyncio.Event, repr=False)

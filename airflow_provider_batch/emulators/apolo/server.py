@@ -1,5 +1,5 @@
 """ApoloEmulator: platform-api (`/api/v1/config`, `/api/v1/jobs`) and platform-monitoring (log_ws, top, kill,
-capacity under the cluster's `monitoring_url`, here `/api/v1/jobs`) on one aiohttp port."""
+capacity, attach, exec, port_forward under the cluster's `monitoring_url`, here `/api/v1/jobs`) on one aiohttp port."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from aiohttp import web
 from airflow_provider_batch.emulators.apolo.config import Site, config_document
 from airflow_provider_batch.emulators.apolo.errors import ApiError, is_websocket, unauthorized, unavailable
 from airflow_provider_batch.emulators.apolo.identity import make_token, passed_config
+from airflow_provider_batch.emulators.apolo.interactive import Interactive
 from airflow_provider_batch.emulators.apolo.lifecycle import LifecycleOptions
 from airflow_provider_batch.emulators.apolo.monitoring import Monitoring
 from airflow_provider_batch.emulators.apolo.payloads import job_json
@@ -94,6 +95,7 @@ class ApoloEmulator(Emulator):
         )
         self.state = ApoloState(self.site, self.runner, self._lifecycle_options)
         self.monitoring = Monitoring(self.state, self.faults, top_interval_s=min(1.0, max(0.05, step_s * 10)))
+        self.interactive = Interactive(self.state)
         self.auth = TokenAuth(self.token)
         self._runner: web.AppRunner | None = None
 
@@ -173,6 +175,14 @@ class ApoloEmulator(Emulator):
         app.router.add_get(f"{API}/jobs/{{job_id}}/log", monitoring.log)
         app.router.add_get(f"{API}/jobs/{{job_id}}/top", monitoring.top)
         app.router.add_post(f"{API}/jobs/{{job_id}}/kill", monitoring.send_signal, expect_handler=expect)
+        interactive = self.interactive  # attach, exec, port_forward: GET or POST, as platform-monitoring routes them
+        for path, handler in (
+            ("attach", interactive.attach),
+            ("exec", interactive.exec),
+            ("port_forward/{port}", interactive.port_forward),
+        ):
+            app.router.add_get(f"{API}/jobs/{{job_id}}/{path}", handler)
+            app.router.add_post(f"{API}/jobs/{{job_id}}/{path}", handler)
         return app
 
     async def start(self) -> None:
@@ -183,6 +193,7 @@ class ApoloEmulator(Emulator):
 
     async def stop(self) -> None:
         await self.monitoring.close_all()
+        await self.interactive.close_all()
         await self.state.shutdown()
         await self.runner.kill_all()
         if self._runner is not None:
