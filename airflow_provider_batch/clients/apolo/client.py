@@ -1,6 +1,6 @@
 """Apolo's Jobs API: `ApoloClient` (asyncio, aiohttp) and its thin blocking facade `ApoloSyncClient`, with the same
 method names as the seed SDK's `client.jobs` (start, run, status, list, kill, bump_life_span, send_signal, monitor,
-get_capacity, top).
+get_capacity, top; attach, exec and port_forward on the asyncio client only, see `interactive`).
 
 Unlike the seed SDK there is no config folder: a token (or a passed-config blob) and the API URL are all it needs;
 the cluster's URLs (the monitoring service for logs) come from `GET /config`. Every call has a timeout; 429, 5xx and
@@ -19,6 +19,7 @@ import asyncio
 import json
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
 from datetime import datetime, timezone
 from typing import Any, TypeVar
 from urllib.parse import quote
@@ -26,6 +27,7 @@ from urllib.parse import quote
 import aiohttp
 
 from airflow_provider_batch import __version__
+from airflow_provider_batch.clients.apolo import interactive
 from airflow_provider_batch.clients.apolo.config import ApoloConfig
 from airflow_provider_batch.clients.apolo.errors import (
     ApoloAuthError,
@@ -96,11 +98,19 @@ class ApoloClient:
     def _headers(self, extra: Mapping[str, str] | None = None) -> dict[str, str]:
         return {"Authorization": self.config.auth_header, "User-Agent": USER_AGENT, **(extra or {})}
 
+    def headers(self) -> dict[str, str]:
+        """The headers every request carries (the token, our User-Agent): for a caller opening its own stream."""
+        return self._headers()
+
     async def _get_session(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
             self._session = aiohttp.ClientSession()
             self._own_session = True
         return self._session
+
+    async def session(self) -> aiohttp.ClientSession:
+        """The client's aiohttp session (opened on first use, closed with the client)."""
+        return await self._get_session()
 
     async def _call(
         self,
@@ -394,6 +404,18 @@ class ApoloClient:
                 raise ApoloError("GET log_ws", "bad frame", f"expected binary log frames, got {message.type.name}")
             if message.data:
                 yield message.data
+
+    def attach(self, id: str, **flags: Any) -> AbstractAsyncContextManager[interactive.StdStream]:
+        """`async with apolo.attach(id) as stream`: the running job's output from now on (see interactive.attach)."""
+        return interactive.attach(self, id, **flags)
+
+    def exec(self, id: str, cmd: str, **flags: Any) -> AbstractAsyncContextManager[interactive.StdStream]:
+        """`async with apolo.exec(id, "cmd") as stream`: a command beside the job's process (interactive.exec)."""
+        return interactive.exec(self, id, cmd, **flags)
+
+    def port_forward(self, id: str, local_port: int, job_port: int, **options: Any) -> AbstractAsyncContextManager[int]:
+        """`async with apolo.port_forward(id, 0, 8080) as port`: localhost:port relayed to the job's port."""
+        return interactive.port_forward(self, id, local_port, job_port, **options)
 
     async def top(self, id: str, *, cluster_name: str | None = None) -> AsyncIterator[JobTelemetry]:
         """Telemetry samples (about one a second) while the job runs."""
