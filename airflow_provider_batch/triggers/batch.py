@@ -69,7 +69,9 @@ class BatchJobTrigger(BaseTrigger):
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         job = JobRef.from_json(self.job)
-        source = open_source(self._where(job), job)
+        where = self._where(job)
+        self.log.info("Waiting for %s job %s; asking %s", job.backend, job.job_id, where.describe())
+        source = open_source(where, job)
         try:
             event = await self._wait(job, source)
         finally:

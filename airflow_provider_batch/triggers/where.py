@@ -74,6 +74,16 @@ class WhereToAsk:
             str(data.get("jobservice_channel") or ""),
         )
 
+    def describe(self) -> str:
+        """Where, in words, for the task log."""
+        if self.ask == SCHEDULER:
+            return "the scheduler directly"
+        if self.ask == CACHE:
+            return "this triggerer's job-service cache"
+        if self.jobservice_channel:
+            return f"the job service at {ChannelSpec.from_key(self.jobservice_channel).channel.target}"
+        return f"the job service of connection {self.jobservice_conn_id}"
+
     @classmethod
     def job_service(cls, conn_id: str = "", channel: ChannelSpec | None = None) -> WhereToAsk:
         return cls(JOBSERVICE, conn_id, channel.key() if channel else "")

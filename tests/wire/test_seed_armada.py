@@ -278,7 +278,7 @@ def test_seed_deferrable_operator_through_the_job_service(
 
 
 def test_the_trigger_gives_up_on_an_unreachable_job_service(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(batch, "ERROR_RETRY", RetryPolicy(max_attempts=3, initial_backoff=0.05, max_backoff=0.1))
+    monkeypatch.setattr(batch, "STATUS_READ_ERRORS", RetryPolicy(max_attempts=3, initial_backoff=0.05, max_backoff=0.1))
     trigger = ArmadaJobCompleteTrigger("01JOB", {"target": "127.0.0.1:1"}, "q", "js", "lost", poll_interval=0.1)
 
     async def run() -> dict[str, Any]:
