@@ -331,14 +331,24 @@ def test_job_state_is_the_job_services_enum_with_the_seed_values() -> None:
         job_state_from_pb(9)
 
 
-@pytest.mark.parametrize(
-    "state", [JobState.FAILED, JobState.CANCELLED, JobState.JOB_ID_NOT_FOUND, JobState.CONNECTION_ERR, "failed", 3]
-)
-def test_airflow_error_raises_a_retryable_exception(state: Any) -> None:
-    with pytest.raises(AirflowException, match="The Armada job seed:01JOB") as error:
-        airflow_error(state, "seed", "01JOB", "why")
+@pytest.mark.parametrize("state", [JobState.FAILED, JobState.CANCELLED, JobState.JOB_ID_NOT_FOUND, "failed", 3])
+def test_airflow_error_fails_without_retry_as_documented(state: Any) -> None:
+    with pytest.raises(AirflowFailException, match="The Armada job seed:01JOB") as error:
+        airflow_error(state, "seed", "01JOB")
+    assert str(error.value) == f"The Armada job seed:01JOB {_name(state)}"
+    with pytest.raises(AirflowFailException, match=r": why$"):
+        airflow_error(state, "seed", "01JOB", message="why")
+
+
+def _name(state: Any) -> str:
+    return JobState(state).name if not isinstance(state, str) else state.upper()
+
+
+def test_airflow_error_on_connection_err_lets_retries_apply() -> None:
+    """The search gave up reaching the job service: the job's end is not known, so a retry may help."""
+    with pytest.raises(AirflowException, match="CONNECTION_ERR: why") as error:
+        airflow_error(JobState.CONNECTION_ERR, "seed", "01JOB", message="why")
     assert not isinstance(error.value, AirflowFailException)
-    assert str(error.value).endswith(": why")
 
 
 @pytest.mark.parametrize(
@@ -405,7 +415,7 @@ def test_connection_err_is_retried_with_a_bound_then_fails_clearly(monkeypatch: 
     assert "after 4 tries" in message and "subscription lost" in message
     assert len(sleeps) == 3
     with pytest.raises(AirflowException, match="CONNECTION_ERR"):
-        airflow_error(state, "seed", "01JOB", message)
+        airflow_error(state, "seed", "01JOB", message=message)
 
 
 def test_a_connection_err_streak_is_forgiven_once_answers_come_back(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -1,10 +1,13 @@
-"""The original Armada operator's helpers (`armada.operators.utils`), with their meaning and without their faults.
+"""The original Armada operator's helpers (`armada.operators.utils`), with their documented signatures.
 
-- `airflow_error` raises AirflowException (retries work), never AirflowFailException.
+- `airflow_error` raises AirflowFailException (no retry) on FAILED, CANCELLED and JOB_ID_NOT_FOUND, as documented;
+  on CONNECTION_ERR (the search gave up reaching the job service: the job's end is not known) it raises
+  AirflowException, so the task's retries apply.
 - `search_for_job_complete(_async)` sleep between questions only, and a CONNECTION_ERR (or an unreachable job
   service) is retried with bounded backoff, then ends the search with CONNECTION_ERR and a clear message; the
   original retried it forever. They wait through the provider's one wait policy (common.wait), as every
-  operator and trigger does.
+  operator and trigger does. What this provider added (poll_interval, connection_retry) comes last, keyword only,
+  so the documented positional calls bind as documented.
 - A custom ANNOTATION_KEY_PREFIX changes only these annotations: reattaching to an earlier try's job uses the
   job's external_job_uri and client_id, never them.
 """
@@ -19,7 +22,7 @@ from collections.abc import Callable, Mapping, MutableSequence
 from typing import Any, Protocol
 
 import grpc
-from airflow.sdk.exceptions import AirflowException
+from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
 from airflow_provider_batch.clients.jobservice import JobServiceAsyncIOClient, JobServiceClient, JobState
 from airflow_provider_batch.common.retry import RetryPolicy
@@ -58,13 +61,17 @@ def _as_job_state(job_state: JobState | int | str) -> JobState:
     return job_state_from_pb(int(job_state))
 
 
-def airflow_error(job_state: JobState | int | str, name: str, job_id: str, message: str = "") -> None:
-    """Return on SUCCEEDED (and on states that are not an end); raise AirflowException on FAILED, CANCELLED,
-    JOB_ID_NOT_FOUND and CONNECTION_ERR, so that the task's retries apply. `message` is added to the text."""
+def airflow_error(job_state: JobState | int | str, name: str, job_id: str, *, message: str = "") -> None:
+    """Return on SUCCEEDED and on states that are not an end. Raise AirflowFailException (the task is not retried)
+    on FAILED, CANCELLED and JOB_ID_NOT_FOUND, with `The Armada job <name>:<job_id> <STATE>`; raise AirflowException
+    (retries apply) on CONNECTION_ERR. `message` (keyword only, added here) is appended to the text."""
     state = _as_job_state(job_state)
     if state in FAILED_STATES:
         text = f"The Armada job {name}:{job_id} {state.name}"
-        raise AirflowException(f"{text}: {message}" if message else text)
+        text = f"{text}: {message}" if message else text
+        if state is JobState.CONNECTION_ERR:
+            raise AirflowException(text)
+        raise AirflowFailException(text)
 
 
 def get_annotation_key_prefix() -> str:
@@ -136,7 +143,7 @@ class _Search:
         poll_interval: float,
         time_out_for_failure: float,
         retry: RetryPolicy,
-        logger: logging.Logger = log,
+        logger: Any = log,
     ) -> None:
         self.where = f"Armada {name}:{job_id}"
         self.log = logger
@@ -189,18 +196,21 @@ def search_for_job_complete(
     job_set_id: str,
     airflow_task_name: str,
     job_id: str,
-    poll_interval: float = 30,
     job_service_client: JobServiceClient | None = None,
     job_status_callable: Callable[..., Any] = default_job_status_callable,
     time_out_for_failure: float = DEFAULT_TIME_OUT_FOR_FAILURE,
+    *,
+    poll_interval: float = 30,
     connection_retry: RetryPolicy = CONNECTION_RETRY,
 ) -> tuple[JobState, str]:
     """Ask the job service until the job SUCCEEDED, FAILED or was CANCELLED; (JobState, message).
 
-    It also ends with JOB_ID_NOT_FOUND after `time_out_for_failure` seconds without the job being known, and with
-    CONNECTION_ERR after `connection_retry` is exhausted. Pass the result to airflow_error.
-    job_status_callable(armada_queue=, job_set_id=, job_id=[, job_service_client=]) replaces the question (tests).
+    It also ends with JOB_ID_NOT_FOUND after `time_out_for_failure` seconds without the job being known (env
+    ARMADA_AIRFLOW_TIME_OUT_JOB_ID wins), and with CONNECTION_ERR after `connection_retry` is exhausted. Pass the
+    result to airflow_error. job_status_callable(armada_queue=, job_set_id=, job_id=[, job_service_client=])
+    replaces the question (tests). poll_interval: seconds between questions.
     """
+    _check_client(job_service_client)
     search = _Search(airflow_task_name, job_id, poll_interval, time_out_for_failure, connection_retry)
     kwargs: dict[str, Any] = {"armada_queue": armada_queue, "job_set_id": job_set_id, "job_id": job_id}
     if job_service_client is not None:
@@ -223,12 +233,15 @@ async def search_for_job_complete_async(
     airflow_task_name: str,
     job_id: str,
     job_service_client: JobServiceAsyncIOClient,
-    poll_interval: float = 30,
+    log: logging.Logger | Any | None = None,
     time_out_for_failure: float = DEFAULT_TIME_OUT_FOR_FAILURE,
-    log: logging.Logger | None = None,
+    *,
+    poll_interval: float = 30,
     connection_retry: RetryPolicy = CONNECTION_RETRY,
 ) -> tuple[JobState, str]:
-    """The asyncio form of search_for_job_complete, with a JobServiceAsyncIOClient (never blocks the loop)."""
+    """The asyncio form of search_for_job_complete, with a JobServiceAsyncIOClient (never blocks the loop); `log`
+    (a logger, e.g. the trigger's) gets the connection-error warnings."""
+    _check_client(job_service_client)
     search = _Search(
         airflow_task_name,
         job_id,
@@ -247,6 +260,15 @@ async def search_for_job_complete_async(
         if isinstance(verdict, tuple):
             return verdict
         await asyncio.sleep(verdict)
+
+
+def _check_client(job_service_client: Any) -> None:
+    """A number where the job service client goes is the later releases' positional poll_interval."""
+    if isinstance(job_service_client, (int, float)):
+        raise TypeError(
+            f"job_service_client: got the number {job_service_client!r}; poll_interval is a keyword argument here "
+            f"(search_for_job_complete(queue, job_set_id, name, job_id, client, poll_interval={job_service_client!r}))"
+        )
 
 
 __all__ = [
