@@ -109,26 +109,49 @@ async def test_jobs_script_runs_the_same(
     assert ours["running_listed"] and ours["killed"] == "cancelled" and ours["listed"] and ours["not_found"]
 
 
-async def test_ours_needs_no_config_folder(
+async def test_ours_keeps_a_login_only_where_factory_path_says(
     apolo_emulator: ApoloEmulatorEndpoint, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from airflow_provider_batch.compat import apolo_sdk as apolo
 
     monkeypatch.delenv("APOLO_PASSED_CONFIG", raising=False)
     monkeypatch.delenv("NEURO_PASSED_CONFIG", raising=False)
-    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.delenv("APOLO_CONFIG", raising=False)
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
     with pytest.raises(ValueError, match="APOLO_PASSED_CONFIG"):
         await apolo.get()
     async with apolo.get(url=apolo_emulator.url, token=apolo_emulator.token) as client:
         assert [job async for job in client.jobs.list(tags=["no-such-tag"])] == []
         with pytest.raises(apolo.ResourceNotFound, match="no such job"):
             await client.jobs.status("job-00000000-0000-0000-0000-000000000000")
-    factory = apolo.Factory(tmp_path / "ignored")
+    folder = tmp_path / "apolo"
+    factory = apolo.Factory(folder)
+    assert (factory.path, factory.is_config_present) == (folder, False)
     await factory.login_with_passed_config(apolo_emulator.passed_config)
-    client = await factory.get()
-    try:
+    stored = [path for path in folder.iterdir()]
+    assert len(stored) == 1 and oct(stored[0].stat().st_mode & 0o777) == "0o600"
+    assert oct(folder.stat().st_mode & 0o777) == "0o700"
+    with pytest.raises(apolo.ConfigError, match="already exists"):
+        await factory.login_with_token("another", url=apolo_emulator.url)
+    async with apolo.get(path=folder) as client:  # a later process: the login is read from the folder
         job = await client.jobs.start(image="alpine", preset_name="cpu-small", command="true")
         assert (await client.jobs.status(job.id)).id == job.id
+    with pytest.raises(apolo.ConfigError, match="no Apolo login"):
+        await apolo.Factory(tmp_path / "elsewhere").get()
+    await factory.logout()
+    assert not folder.exists()
+    token_factory = apolo.Factory(folder)
+    await token_factory.login_with_token(apolo_emulator.token, url=apolo_emulator.url)
+    client = await apolo.Factory(folder).get()
+    try:
+        assert [job async for job in client.jobs.list(tags=["no-such-tag"])] == []
     finally:
         await client.close()
-    assert list(tmp_path.iterdir()) == []
+    await apolo.Factory(folder).logout()
+    monkeypatch.setenv("APOLO_PASSED_CONFIG", apolo_emulator.passed_config)
+    client = await apolo.Factory(folder).get()  # the variable is used as it is: nothing is written
+    await client.close()
+    assert not folder.exists()
+    assert list(home.iterdir()) == []  # nothing in ~/.apolo

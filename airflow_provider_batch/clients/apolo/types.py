@@ -285,6 +285,15 @@ class JobDescription:
     privileged: bool = False
     total_price_credits: Decimal = Decimal(0)
     price_credits_per_hour: Decimal = Decimal(0)
+    # Where other jobs of the project reach this one (`<id>.<namespace>`, and by name), whether it must run on a
+    # preemptible node, the Kubernetes namespace, the energy schedule; `ssh_server` as neuro-sdk had it (today's
+    # platform sends none: empty).
+    internal_hostname: str | None = None
+    internal_hostname_named: str | None = None
+    preemptible_node: bool = False
+    namespace: str = ""
+    energy_schedule_name: str | None = None
+    ssh_server: str = ""
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> JobDescription:
@@ -317,6 +326,12 @@ class JobDescription:
             privileged=bool(data.get("privileged", False)),
             total_price_credits=_decimal(data.get("total_price_credits")),
             price_credits_per_hour=_decimal(data.get("price_credits_per_hour")),
+            internal_hostname=data.get("internal_hostname"),
+            internal_hostname_named=data.get("internal_hostname_named"),
+            preemptible_node=bool(data.get("preemptible_node", False)),
+            namespace=str(data.get("namespace") or ""),
+            energy_schedule_name=data.get("energy_schedule_name"),
+            ssh_server=str(data.get("ssh_server") or ""),
         )
 
     def failure_reason(self) -> str:

@@ -29,12 +29,13 @@ from airflow_provider_batch.compat.apolo_sdk._client import (
     OLD_PASS_CONFIG_ENV_NAME,
     PASS_CONFIG_ENV_NAME,
     Client,
-    Factory,
     Jobs,
     Parser,
     RemoteImage,
     get,
 )
+from airflow_provider_batch.compat.apolo_sdk._factory import ConfigError, Factory
+from airflow_provider_batch.compat.apolo_sdk._interactive import Message, StdStream, StdStreamError
 
 # The SDK's own name for a job's status (ApoloJobStatus in the clients, apart from the common JobStatus).
 JobStatus = ApoloJobStatus
@@ -51,6 +52,7 @@ __all__ = [
     "AuthError",
     "Client",
     "ClientError",
+    "ConfigError",
     "Container",
     "DiskVolume",
     "Factory",
@@ -64,11 +66,14 @@ __all__ = [
     "JobStatusItem",
     "JobTelemetry",
     "Jobs",
+    "Message",
     "Parser",
     "RemoteImage",
     "ResourceNotFound",
     "Resources",
     "SecretFile",
+    "StdStream",
+    "StdStreamError",
     "Volume",
     "get",
 ]

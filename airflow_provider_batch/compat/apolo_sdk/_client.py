@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable, Generator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 from types import TracebackType
@@ -15,6 +16,7 @@ from typing import Any, Generic, TypeVar
 from airflow_provider_batch.clients.apolo.client import ApoloClient
 from airflow_provider_batch.clients.apolo.config import ApoloConfig
 from airflow_provider_batch.clients.apolo.types import Container, JobDescription, JobTelemetry
+from airflow_provider_batch.compat.apolo_sdk._interactive import StdStream
 
 PASS_CONFIG_ENV_NAME = "APOLO_PASSED_CONFIG"
 OLD_PASS_CONFIG_ENV_NAME = "NEURO_PASSED_CONFIG"
@@ -112,6 +114,56 @@ class Jobs:
     async def get_capacity(self, **kwargs: Any) -> dict[str, int]:
         return await self._client.get_capacity(**kwargs)
 
+    @asynccontextmanager
+    async def attach(
+        self,
+        id: str,
+        *,
+        tty: bool = False,
+        stdin: bool = False,
+        stdout: bool = False,
+        stderr: bool = False,
+        cluster_name: str | None = None,
+    ) -> AsyncIterator[StdStream]:
+        """`async with client.jobs.attach(id, stdout=True, stderr=True) as stream`: the running job's output from
+        now on; its end raises `StdStreamError(exit_code)` from `read_out()`. Ask for at least one stream."""
+        flags = {"tty": tty, "stdin": stdin, "stdout": stdout, "stderr": stderr}
+        async with self._client.attach(id, cluster_name=cluster_name, **flags) as stream:
+            yield StdStream(stream)
+
+    @asynccontextmanager
+    async def exec(
+        self,
+        id: str,
+        cmd: str,
+        *,
+        tty: bool = False,
+        stdin: bool = False,
+        stdout: bool = False,
+        stderr: bool = False,
+        cluster_name: str | None = None,
+    ) -> AsyncIterator[StdStream]:
+        """`async with client.jobs.exec(id, "ls -l", stdout=True, stderr=True) as stream`: run a command beside the
+        job's process; its exit code ends the stream as `StdStreamError(exit_code)`."""
+        flags = {"tty": tty, "stdin": stdin, "stdout": stdout, "stderr": stderr}
+        async with self._client.exec(id, cmd, cluster_name=cluster_name, **flags) as stream:
+            yield StdStream(stream)
+
+    @asynccontextmanager
+    async def port_forward(
+        self,
+        id: str,
+        local_port: int,
+        job_port: int,
+        *,
+        no_key_check: bool = False,
+        cluster_name: str | None = None,
+    ) -> AsyncIterator[None]:
+        """`async with client.jobs.port_forward(id, 8080, 80)`: localhost:8080 reaches the job's port 80 while the
+        block runs. `no_key_check` (an SSH-era option) is accepted and has no effect."""
+        async with self._client.port_forward(id, local_port, job_port, cluster_name=cluster_name):
+            yield
+
 
 class Client:
     """What `get()` gives: `.jobs`, `.parse`, and `close()` (or use it with `async with`)."""
@@ -170,28 +222,18 @@ def config_from(url: str | None = None, token: str | None = None, passed_config:
     )
 
 
-class Factory:
-    """The seed's `Factory(path)`: `await factory.login_with_passed_config(blob)` then `await factory.get()`. `path`
-    is accepted and ignored: nothing is stored on disk."""
-
-    def __init__(self, path: Path | str | None = None, **_: Any) -> None:
-        self._blob: str | None = None
-
-    async def login_with_passed_config(self, config_data: str | None = None, **_: Any) -> None:
-        self._blob = config_data
-        config_from(passed_config=config_data)  # refuse a bad blob now, like the seed
-
-    async def get(self, **_: Any) -> Client:
-        return Client(config_from(passed_config=self._blob))
-
-
 def get(
     *, path: Path | str | None = None, url: str | None = None, token: str | None = None, **_: Any
 ) -> _ContextManager[Client]:
-    """The seed's `apolo_sdk.get()`: credentials from APOLO_PASSED_CONFIG, or `url` + `token` given here."""
+    """The seed's `apolo_sdk.get(path=...)`: `url` + `token` given here, else `Factory(path).get()`
+    (APOLO_PASSED_CONFIG, or the login kept in `path`)."""
 
     async def make() -> Client:
-        return Client(config_from(url, token))
+        if token:
+            return Client(config_from(url, token))
+        from airflow_provider_batch.compat.apolo_sdk._factory import Factory
+
+        return await Factory(path).get()
 
     async def close(client: Client) -> None:
         await client.close()
