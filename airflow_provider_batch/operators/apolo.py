@@ -23,7 +23,7 @@ VOLUME_SCHEMES = ("storage:", "disk:", "secret:")
 PRIORITIES = {"low": JobPriority.LOW, "normal": JobPriority.NORMAL, "high": JobPriority.HIGH}
 
 
-class ApoloJobOperator(BatchJobOperator):
+class ApoloJobOperator(BatchJobOperator[ApoloHook]):
     """Start one job on Apolo and wait for it (or defer while it runs).
 
     image: the container image, e.g. "ubuntu:22.04" (or "image:name:tag" from the platform registry).

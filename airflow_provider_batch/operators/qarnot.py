@@ -24,7 +24,7 @@ SCHEDULING_TYPES = ("Flex", "OnDemand", "Reserved")
 COMMAND_CONSTANTS = ("DOCKER_CMD",)
 
 
-class QarnotOperator(BatchJobOperator):
+class QarnotOperator(BatchJobOperator[QarnotHook]):
     """Submit one task to Qarnot and wait for it (or defer while it runs).
 
     profile: the profile the instances run (e.g. "docker-batch"); or qarnot_pool: the uuid of a pool to run in.
@@ -158,7 +158,7 @@ class QarnotOperator(BatchJobOperator):
         if self.result_bucket:
             check_bucket_name(self.result_bucket, "result_bucket")
         existing = [bucket for bucket in self.input_buckets if bucket not in input_files]
-        self.hook.check_input_buckets(existing)  # type: ignore[attr-defined]
+        self.hook.check_input_buckets(existing)
         ti = context["ti"]
         spec = TaskSpec(
             name=self.name or f"{ti.dag_id}.{ti.task_id}",
@@ -207,7 +207,7 @@ class QarnotOperator(BatchJobOperator):
 
     def after_success(self, job: JobRef, status: JobStatus) -> None:
         if self.results_dir:
-            paths = self.hook.download_results(job, self.results_dir)  # type: ignore[attr-defined]
+            paths = self.hook.download_results(job, self.results_dir)
             self.log.info("Downloaded %d result file(s) into %s", len(paths), self.results_dir)
 
 
