@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
@@ -170,18 +170,41 @@ class ArmadaHook(BatchHook[ArmadaSubmission]):
     # -- jobs --------------------------------------------------------------------------------------------------
 
     def submit_job(self, request: ArmadaSubmission, identity: JobIdentity, generation: int) -> JobRef:
+        return self.submit_together(request.queue, request.job_set_id, [(request.item, identity)], generation)[0]
+
+    def submit_together(
+        self,
+        queue: str,
+        job_set_id: str,
+        items: Sequence[tuple[submit_pb2.JobSubmitRequestItem, JobIdentity]],
+        generation: int,
+    ) -> list[JobRef]:
+        """Several jobs of one job set in ONE SubmitJobs call (as the original operator submitted its list), each
+        stamped with its own identity (client_id for Armada's deduplication, external_job_uri to be found again);
+        a JobRef per job, in order. An item Armada refuses raises, naming its index when there are several."""
+        stamped = [self._stamped(item, identity, generation) for item, identity in items]
+        response = self.client.submit_jobs(queue, job_set_id, stamped)
+        details = {"queue": queue, "job_set_id": job_set_id}
+        refs = []
+        for index, answer in enumerate(response.job_response_items):
+            if answer.error:
+                error = answer.error if len(stamped) == 1 else f"job_request_items[{index}]: {answer.error}"
+                raise ArmadaRpcError("SubmitJobs", grpc.StatusCode.INVALID_ARGUMENT, error)
+            refs.append(self.job_ref(answer.job_id, details))
+        return refs
+
+    @staticmethod
+    def _stamped(
+        request_item: submit_pb2.JobSubmitRequestItem, identity: JobIdentity, generation: int
+    ) -> submit_pb2.JobSubmitRequestItem:
         item = submit_pb2.JobSubmitRequestItem()
-        item.CopyFrom(request.item)
+        item.CopyFrom(request_item)
         item.client_id = identity.client_id(generation)
         item.external_job_uri = identity.uri
         item.annotations[EXTERNAL_URI_ANNOTATION] = identity.uri
         for key, value in identity.tags().items():
             item.annotations[AIRFLOW_ANNOTATION_PREFIX + key] = value
-        response = self.client.submit_jobs(request.queue, request.job_set_id, [item])
-        answer = response.job_response_items[0]
-        if answer.error:
-            raise ArmadaRpcError("SubmitJobs", grpc.StatusCode.INVALID_ARGUMENT, answer.error)
-        return self.job_ref(answer.job_id, {"queue": request.queue, "job_set_id": request.job_set_id})
+        return item
 
     def find_jobs(self, request: ArmadaSubmission, identity: JobIdentity) -> list[tuple[JobRef, JobStatus]]:
         found = self.client.get_job_status_by_external_job_uri(request.queue, request.job_set_id, identity.uri)

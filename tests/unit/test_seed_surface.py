@@ -111,12 +111,15 @@ def test_a_dict_item_is_accepted_and_templated(armada_conn: None) -> None:
     assert op.build_request(context("run7")).item.labels["run"] == "run7"
 
 
-def test_more_than_one_item_is_refused_with_the_way_out() -> None:
+def test_several_items_are_checked_and_kept_an_empty_list_is_refused(armada_conn: None) -> None:
+    op = seed_operator(job_request_items=[seed_item(), seed_item(priority=2.0)])
+    assert op.job_request_items is not None and len(op.job_request_items) == 2
+    assert op.build_item(context(), 1).priority == 2.0
+    with pytest.raises(InvalidJobSpecError, match="is empty"):
+        seed_operator(job_request_items=[])
     with pytest.raises(InvalidJobSpecError) as error:
-        seed_operator(job_request_items=[seed_item(), seed_item()])
-    assert error.value.field == "job_request_items"
-    assert "holds 2 jobs" in str(error.value)
-    assert "one task per job" in str(error.value) and "dynamic task mapping" in str(error.value)
+        seed_operator(job_request_items=[seed_item(), {"namespace": "default", "colour": "red"}])
+    assert error.value.field == "job_request_items[1]"
 
 
 def test_job_request_and_job_request_items_are_exclusive() -> None:

@@ -8,11 +8,14 @@ its own way), without them this triggerer's cache. Its events carry BatchJobTrig
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any
 
+from airflow_provider_batch.common.errors import InvalidJobSpecError
 from airflow_provider_batch.common.jobref import JobRef
 from airflow_provider_batch.common.states import JobState
 from airflow_provider_batch.compat.armada.operators.armada import ArmadaOperator
+from airflow_provider_batch.compat.armada.operators.grpc import GrpcChannelArgsDict, GrpcChannelArguments
 from airflow_provider_batch.hooks.armada_channel_args import parse_channel_args
 from airflow_provider_batch.jobservice.states import TO_WIRE, WireState, wire_name
 from airflow_provider_batch.triggers.batch import BatchJobTrigger
@@ -94,11 +97,46 @@ class ArmadaJobCompleteTrigger(BatchJobTrigger):
 
 
 class ArmadaDeferrableOperator(ArmadaOperator):
-    """ArmadaOperator that always defers while the job runs (the original name and arguments, see ArmadaOperator)."""
+    """The original ArmadaDeferrableOperator: `ArmadaDeferrableOperator(name, armada_channel_args,
+    job_service_channel_args, armada_queue, job_request_items, lookout_url_template=None, poll_interval=30,
+    **kwargs)`. It always defers while the jobs run. The channel arguments are plain JSON kept with the task
+    (GrpcChannelArgsDict, or a GrpcChannelArguments object): a grpc.ChannelCredentials object in them is refused
+    when the DAG is parsed, naming the alternative (credentials={"conn_id": ...}). See ArmadaOperator for the rest.
+    """
 
-    def __init__(self, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        name: str | None = None,
+        armada_channel_args: Mapping[str, Any] | GrpcChannelArguments | None = None,
+        job_service_channel_args: Mapping[str, Any] | GrpcChannelArguments | None = None,
+        armada_queue: str | None = None,
+        job_request_items: Sequence[Any] | None = None,
+        lookout_url_template: str | None = None,
+        poll_interval: float | None = None,
+        **kwargs: Any,
+    ) -> None:
+        if kwargs.get("armada_client") is not None and armada_channel_args is None:
+            raise InvalidJobSpecError(
+                "armada_client",
+                "is a client object, which cannot travel to the triggerer",
+                "pass armada_channel_args={'target': 'host:port', 'credentials': {'conn_id': '<armada connection>'}}",
+            )
         kwargs["deferrable"] = True
-        super().__init__(**kwargs)
+        super().__init__(
+            name=name,
+            armada_queue=armada_queue,
+            job_request_items=job_request_items,
+            lookout_url_template=lookout_url_template,
+            poll_interval=poll_interval,
+            armada_channel_args=_as_dict(armada_channel_args),
+            job_service_channel_args=_as_dict(job_service_channel_args),
+            **kwargs,
+        )
 
 
-__all__ = ["ArmadaDeferrableOperator", "ArmadaJobCompleteTrigger"]
+def _as_dict(args: Mapping[str, Any] | GrpcChannelArguments | None) -> Mapping[str, Any] | None:
+    """A GrpcChannelArguments object as its serialize() dict (what the original passed)."""
+    return args.serialize() if isinstance(args, GrpcChannelArguments) else args
+
+
+__all__ = ["ArmadaDeferrableOperator", "ArmadaJobCompleteTrigger", "GrpcChannelArgsDict", "GrpcChannelArguments"]
