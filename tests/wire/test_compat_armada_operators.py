@@ -211,3 +211,35 @@ def test_several_items_deferred_wait_for_each_in_turn(
             deferred = pytest.ExceptionInfo.from_exc_info((type(again), again, again.__traceback__))
     assert result["state"] == "succeeded" and result["job_ids"] == job_ids
     assert 1 <= resumes <= 2
+
+
+def test_the_retryable_job_service_clients_retry_unavailable() -> None:
+    """A plain client fails at once on an unreachable job service; the retryable ones keep trying (gRPC's own
+    retry policy) until their deadline."""
+    import time
+
+    from airflow_provider_batch.compat.armada.operators.jobservice import get_retryable_job_service_client
+    from airflow_provider_batch.compat.armada.operators.jobservice_asyncio import (
+        get_retryable_job_service_asyncio_client,
+    )
+
+    started = time.monotonic()
+    with pytest.raises(grpc.RpcError) as plain:
+        JobServiceClient(grpc.insecure_channel("127.0.0.1:1"), timeout=2).health()
+    assert plain.value.code() == grpc.StatusCode.UNAVAILABLE and time.monotonic() - started < 1
+
+    client = get_retryable_job_service_client("127.0.0.1:1")
+    client.timeout = 2
+    started = time.monotonic()
+    with pytest.raises(grpc.RpcError) as retried:
+        client.health()
+    assert retried.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED and time.monotonic() - started >= 1.5
+
+    async def asynchronous() -> None:
+        aio = get_retryable_job_service_asyncio_client("127.0.0.1:1", None, None)
+        aio.timeout = 2
+        await aio.get_job_status("q", "js", "01J")
+
+    with pytest.raises(grpc.RpcError) as retried_too:
+        asyncio.run(asynchronous())
+    assert retried_too.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
