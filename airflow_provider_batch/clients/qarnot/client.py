@@ -26,6 +26,7 @@ import requests
 
 from airflow_provider_batch import __version__
 from airflow_provider_batch.clients.qarnot import requests as api
+from airflow_provider_batch.clients.qarnot import snapshots
 from airflow_provider_batch.clients.qarnot.config import DEFAULT_STORAGE_URL, QarnotConfig
 from airflow_provider_batch.clients.qarnot.errors import (
     QarnotError,
@@ -34,6 +35,7 @@ from airflow_provider_batch.clients.qarnot.errors import (
     network_error,
 )
 from airflow_provider_batch.clients.qarnot.requests import DEFAULT_PAGE_SIZE, Request
+from airflow_provider_batch.clients.qarnot.snapshots import SnapshotConfig, SnapshotStatus
 from airflow_provider_batch.clients.qarnot.storage import QarnotStorage
 from airflow_provider_batch.clients.qarnot.types import (
     ElasticSettings,
@@ -258,6 +260,17 @@ class QarnotClient(_Specs):
         """POST /tasks; the new task's uuid."""
         return self.send(api.submit_task(spec))
 
+    def snapshot(self, uuid: str, interval: int, config: SnapshotConfig | None = None) -> None:
+        """Periodic snapshots of a running task every `interval` seconds (see clients/qarnot/snapshots.py)."""
+        self.send(snapshots.periodic_snapshot(uuid, interval, config or SnapshotConfig()))
+
+    def instant_snapshot(self, uuid: str, config: SnapshotConfig | None = None) -> str:
+        """One snapshot of a running task now; its id, for `snapshot_status`."""
+        return self.send(snapshots.instant_snapshot(uuid, config or SnapshotConfig()))
+
+    def snapshot_status(self, uuid: str, snapshot_id: str) -> SnapshotStatus:
+        return self.send(snapshots.snapshot_status(uuid, snapshot_id))
+
     def submit_tasks(self, specs: Sequence[TaskSpec]) -> list[SubmitAnswer]:
         """Many tasks in one POST; one answer per task, in order (a refused task has ok False and a message)."""
         return self.send(api.submit_tasks(specs))
@@ -470,6 +483,15 @@ class QarnotAsyncClient(_Specs):
 
     async def submit_tasks(self, specs: Sequence[TaskSpec]) -> list[SubmitAnswer]:
         return await self.send(api.submit_tasks(specs))
+
+    async def snapshot(self, uuid: str, interval: int, config: SnapshotConfig | None = None) -> None:
+        await self.send(snapshots.periodic_snapshot(uuid, interval, config or SnapshotConfig()))
+
+    async def instant_snapshot(self, uuid: str, config: SnapshotConfig | None = None) -> str:
+        return await self.send(snapshots.instant_snapshot(uuid, config or SnapshotConfig()))
+
+    async def snapshot_status(self, uuid: str, snapshot_id: str) -> SnapshotStatus:
+        return await self.send(snapshots.snapshot_status(uuid, snapshot_id))
 
     async def abort_task(self, uuid: str) -> None:
         await self.send(api.abort_task(uuid))

@@ -364,6 +364,8 @@ class TaskSpec:
     depends_on: Sequence[str] = ()
     max_total_retries: int | None = None
     max_retries_per_instance: int | None = None
+    snapshot_whitelist: str | None = None  # regular expressions on file paths: what snapshots upload
+    snapshot_blacklist: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         body: dict[str, Any] = {
@@ -403,6 +405,10 @@ class TaskSpec:
         if self.scheduling_type is not None:
             body["schedulingType"] = self.scheduling_type
         body["forcedNetworkRules"] = []
+        if self.snapshot_whitelist is not None:  # only when set, as the SDK sends them
+            body["snapshotWhitelist"] = self.snapshot_whitelist
+        if self.snapshot_blacklist is not None:
+            body["snapshotBlacklist"] = self.snapshot_blacklist
         return body
 
 

@@ -168,6 +168,8 @@ class Connection:
         for task, answer in zip(tasks, answers, strict=True):
             if answer.ok:
                 task._uuid = answer.uuid
+                if not isinstance(task._snapshots, bool):  # snapshot(interval) asked for before submit
+                    task.snapshot(task._snapshots)
                 task.update(True)
             else:
                 refused.append(f"{task.name}: {answer.status_code} {answer.message}")

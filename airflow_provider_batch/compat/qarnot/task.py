@@ -15,6 +15,7 @@ from airflow_provider_batch.clients.qarnot.types import CompletedInstance, Qarno
 from airflow_provider_batch.compat.qarnot._cache import CachedObject
 from airflow_provider_batch.compat.qarnot.bucket import Bucket
 from airflow_provider_batch.compat.qarnot.pool import Pool
+from airflow_provider_batch.compat.qarnot.snapshot import TaskSnapshots
 
 if TYPE_CHECKING:
     from airflow_provider_batch.compat.qarnot.connection import Connection
@@ -24,7 +25,7 @@ DEFAULT_WAIT_INTERVAL = 1.0
 UNSUBMITTED = "UnSubmitted"
 
 
-class Task(CachedObject):
+class Task(CachedObject, TaskSnapshots):
     """name: the task's name; profile_or_pool: a profile name (e.g. "docker-batch") or a submitted `Pool`;
     instancecount_or_range: a number of instances or ranges such as "0-3,7"; shortname: a unique friendly id;
     job: a submitted `Job` to attach the task to."""
@@ -59,6 +60,9 @@ class Task(CachedObject):
         self._tags: list[str] = []
         self.labels: dict[str, str] = {}
         self._depends_on: list[str] = []
+        self._snapshots: int | bool = False
+        self._snapshot_whitelist: str | None = None
+        self._snapshot_blacklist: str | None = None
         self._state = UNSUBMITTED
         self._api: QarnotTask | None = None
 
@@ -91,6 +95,8 @@ class Task(CachedObject):
         if api.advanced_ranges:
             self._advanced_range = api.advanced_ranges
         self._instancecount = api.instance_count
+        self._snapshot_whitelist = api.raw.get("snapshotWhitelist")
+        self._snapshot_blacklist = api.raw.get("snapshotBlacklist")
 
     # -- submitting ----------------------------------------------------------------------------------------------
 
@@ -109,6 +115,8 @@ class Task(CachedObject):
             result_bucket=self.results.uuid if self.results is not None else None,
             labels=dict(self.labels),
             depends_on=list(self._depends_on),
+            snapshot_whitelist=self._snapshot_whitelist,
+            snapshot_blacklist=self._snapshot_blacklist,
         )
 
     def submit(self) -> None:
@@ -116,6 +124,8 @@ class Task(CachedObject):
         if self._uuid is not None:
             raise ValueError(f"task {self._uuid} was already submitted")
         self._uuid = self._connection._client.submit_task(self._spec())
+        if not isinstance(self._snapshots, bool):  # snapshot(interval) was asked for before submit
+            self.snapshot(self._snapshots)
         self.update(True)
 
     def wait(self, timeout: float | None = None, **_: Any) -> bool:
@@ -235,6 +245,12 @@ class Task(CachedObject):
     def completed_instances(self) -> list[CompletedInstance]:
         self._fresh()
         return list(self._api.completed_instances) if self._api else []
+
+    @property
+    def snapshot_interval(self) -> int:
+        """Seconds between periodic snapshots (0: none), as the API reports it."""
+        self._fresh()
+        return int(self._api.raw.get("snapshotInterval") or 0) if self._api else 0
 
     @property
     def previous_state(self) -> str | None:

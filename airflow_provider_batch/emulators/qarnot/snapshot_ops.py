@@ -21,7 +21,11 @@ class SnapshotOps(Store):
         bucket = body.get("bucket") or task.body.get("resultBucket")
         if not bucket:
             raise bad_request("bucket: the task has no result bucket; name the bucket to upload the snapshot to")
-        return {key: body.get(key) for key in ("whitelist", "blacklist", "bucket", "bucketPrefix")}
+        config = {key: body.get(key) for key in ("whitelist", "blacklist", "bucket", "bucketPrefix")}
+        # A snapshot without its own lists takes the task's snapshot lists (then, in the lifecycle, its results lists).
+        config["whitelist"] = config["whitelist"] or task.body.get("snapshotWhitelist")
+        config["blacklist"] = config["blacklist"] or task.body.get("snapshotBlacklist")
+        return config
 
     async def periodic_snapshots(self, task_uuid: str, body: Any) -> None:
         """`POST /tasks/{uuid}/snapshot/periodic`: upload what running instances wrote every `interval` seconds."""
