@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import ssl
 from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from pathlib import Path
@@ -186,7 +187,7 @@ class QarnotClient(_Specs):
                 data=body,
                 headers=self._headers(body is not None),
                 timeout=self.config.timeout,
-                verify=not self.config.cluster_unsafe,
+                verify=self.config.cluster_verify,
             )
         except requests.RequestException as error:
             raise network_error(request.call, error) from None
@@ -337,7 +338,7 @@ class QarnotClient(_Specs):
         if self._storage is None:
             url = self.config.storage_url or storage_url_from(self.settings())
             email = self.user_info().email
-            verify = not self.config.storage_unsafe
+            verify = self.config.storage_verify
             self._storage = QarnotStorage(url, email, self.config.token, verify, self.config.timeout)
         return self._storage
 
@@ -379,6 +380,7 @@ class QarnotAsyncClient(_Specs):
         self.config = config
         self._session: aiohttp.ClientSession | None = None
         self._storage: QarnotStorage | None = None
+        self._ssl_context: ssl.SSLContext | None = None
 
     async def close(self) -> None:
         if self._session is not None:
@@ -400,6 +402,15 @@ class QarnotAsyncClient(_Specs):
         policy = self.config.retry if retry else NO_RETRY
         return await policy.acall(lambda: self._once(request), _retryable(request), request.call)
 
+    def _ssl(self) -> bool | ssl.SSLContext:
+        """aiohttp's `ssl`: False (unsafe), a context trusting `cluster_ca`, or True (the system's)."""
+        verify = self.config.cluster_verify
+        if isinstance(verify, bool):
+            return verify
+        if self._ssl_context is None:
+            self._ssl_context = ssl.create_default_context(cafile=verify)
+        return self._ssl_context
+
     async def _once(self, request: Request[T]) -> T:
         body = None if request.body is None else json.dumps(request.body)
         try:
@@ -408,7 +419,7 @@ class QarnotAsyncClient(_Specs):
                 self.config.cluster_url + request.path,
                 data=body,
                 headers=self._headers(body is not None),
-                ssl=not self.config.cluster_unsafe,
+                ssl=self._ssl(),
             ) as response:
                 text = await response.text()
                 status, reason = response.status, response.reason or ""
@@ -551,7 +562,7 @@ class QarnotAsyncClient(_Specs):
         if self._storage is None:
             url = self.config.storage_url or storage_url_from(await self.settings())
             email = (await self.user_info()).email
-            verify = not self.config.storage_unsafe
+            verify = self.config.storage_verify
             self._storage = await asyncio.to_thread(
                 QarnotStorage, url, email, self.config.token, verify, self.config.timeout
             )

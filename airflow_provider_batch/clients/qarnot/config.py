@@ -34,6 +34,18 @@ class QarnotConfig:
     storage_url: str | None = None
     storage_unsafe: bool = False
     retry: RetryPolicy = DEFAULT_RETRY
+    cluster_ca: str | None = None
+    storage_ca: str | None = None
+
+    @property
+    def cluster_verify(self) -> bool | str:
+        """What requests' `verify` takes for the API: False (unsafe), a CA file, or True (the system's)."""
+        return False if self.cluster_unsafe else (self.cluster_ca or True)
+
+    @property
+    def storage_verify(self) -> bool | str:
+        """What boto3's `verify` takes for the storage: False (unsafe), a CA file, or True."""
+        return False if self.storage_unsafe else (self.storage_ca or True)
 
     def __post_init__(self) -> None:
         if not self.token:
@@ -63,6 +75,8 @@ class QarnotConfig:
         fileconf: str | Path | None = None,
         retry: RetryPolicy | None = None,
         environ: Mapping[str, str] | None = None,
+        cluster_ca: str | None = None,
+        storage_ca: str | None = None,
     ) -> QarnotConfig:
         """Arguments win over the INI file `fileconf`, which wins over the environment, which wins over defaults."""
         env = os.environ if environ is None else environ
@@ -83,6 +97,8 @@ class QarnotConfig:
             storage_url=pick(storage_url, "storage.url", "QARNOT_STORAGE_URL"),
             storage_unsafe=_truthy(pick(storage_unsafe, "storage.unsafe")),
             retry=retry or DEFAULT_RETRY,
+            cluster_ca=pick(cluster_ca, "cluster.custom_certificate"),
+            storage_ca=pick(storage_ca, "storage.custom_certificate"),
         )
 
     def with_storage(self, storage_url: str) -> QarnotConfig:

@@ -97,7 +97,9 @@ def storage_error(call: str, error: Exception) -> QarnotError:
 class QarnotStorage:
     """Buckets and their files. endpoint_url: the S3 endpoint; email and token: the user's S3 credentials."""
 
-    def __init__(self, endpoint_url: str, email: str, token: str, verify: bool = True, timeout: float = 30.0) -> None:
+    def __init__(
+        self, endpoint_url: str, email: str, token: str, verify: bool | str = True, timeout: float = 30.0
+    ) -> None:
         config = Config(
             connect_timeout=timeout,
             read_timeout=timeout,
@@ -107,15 +109,24 @@ class QarnotStorage:
             s3={"addressing_style": "path"},
         )
         self.endpoint_url = endpoint_url
-        self._s3: Any = boto3.session.Session().client(
-            "s3",
-            endpoint_url=endpoint_url,
-            aws_access_key_id=email,
-            aws_secret_access_key=token,
-            region_name="us-east-1",
-            verify=verify,
-            config=config,
-        )
+        self._boto_arguments: dict[str, Any] = {
+            "endpoint_url": endpoint_url,
+            "aws_access_key_id": email,
+            "aws_secret_access_key": token,
+            "region_name": "us-east-1",
+            "verify": verify,
+            "config": config,
+        }
+        self._s3: Any = boto3.session.Session().client("s3", **self._boto_arguments)
+
+    @property
+    def s3client(self) -> Any:
+        """The boto3 S3 client on the storage endpoint (the user's credentials, the configured TLS check)."""
+        return self._s3
+
+    def s3resource(self) -> Any:
+        """A boto3 S3 resource with the same endpoint, credentials and TLS check (a new one each call)."""
+        return boto3.session.Session().resource("s3", **self._boto_arguments)
 
     def _call(self, call: str, method: str, **kwargs: Any) -> Any:
         try:

@@ -24,7 +24,10 @@ class Connection:
     """fileconf: an INI file (`[cluster] url`, `[client] token`, `[storage] url`) or a dict of the same keys;
     client_token: the API token; cluster_url: the API (default the public one); cluster_unsafe: skip TLS checks;
     cluster_timeout: seconds per request; storage_url / storage_unsafe: the S3 endpoint; retry_count / retry_wait:
-    how many times and from how many seconds apart 429/5xx/network errors are retried (with backoff)."""
+    how many times and from how many seconds apart 429/5xx/network errors are retried (with backoff);
+    cluster_custom_certificate / storage_custom_certificate: a PEM file of the certificate authorities to trust for
+    the API / the storage (the INI file's `[cluster] custom_certificate`, `[storage] custom_certificate`).
+    sanitize_bucket_paths, show_bucket_warnings and logger are accepted for compatibility and not used."""
 
     def __init__(
         self,
@@ -37,7 +40,11 @@ class Connection:
         storage_unsafe: bool = False,
         retry_count: int = 5,
         retry_wait: float = 1.0,
-        **_: Any,
+        cluster_custom_certificate: str | None = None,
+        storage_custom_certificate: str | None = None,
+        sanitize_bucket_paths: bool = True,
+        show_bucket_warnings: bool = True,
+        logger: Any = None,
     ) -> None:
         fields: dict[str, Any] = {}
         if isinstance(fileconf, dict):
@@ -45,6 +52,8 @@ class Connection:
                 "token": fileconf.get("client_token"),
                 "cluster_url": fileconf.get("cluster_url"),
                 "storage_url": fileconf.get("storage_url"),
+                "cluster_ca": fileconf.get("cluster_custom_certificate"),
+                "storage_ca": fileconf.get("storage_custom_certificate"),
             }
             fileconf = None
         retry = DEFAULT_RETRY
@@ -59,8 +68,11 @@ class Connection:
             storage_unsafe=storage_unsafe or None,
             fileconf=fileconf,
             retry=retry,
+            cluster_ca=cluster_custom_certificate or fields.get("cluster_ca"),
+            storage_ca=storage_custom_certificate or fields.get("storage_ca"),
         )
         self._client = QarnotClient(config)
+        self._s3resource: Any = None
 
     @property
     def client(self) -> QarnotClient:
@@ -69,6 +81,18 @@ class Connection:
 
     def close(self) -> None:
         self._client.close()
+
+    @property
+    def s3client(self) -> Any:
+        """The boto3 S3 client on the storage endpoint (the user's email and token as its keys)."""
+        return self._client.get_storage().s3client
+
+    @property
+    def s3resource(self) -> Any:
+        """A boto3 S3 resource on the storage endpoint, with the same keys and TLS check (made once)."""
+        if self._s3resource is None:
+            self._s3resource = self._client.get_storage().s3resource()
+        return self._s3resource
 
     def __enter__(self) -> Connection:
         return self
