@@ -32,6 +32,8 @@ if TYPE_CHECKING:
     from airflow_provider_batch.hooks.armada import ArmadaHook, ArmadaSubmission
 
 GROUP_METHOD = "resume_group"
+XCOM_GROUP = "batch_group"  # {"jobs": [JobRef JSON], "deadline", "reported"}: a resume's state when defer kwargs
+# are dropped (as `airflow dags test` does)
 
 
 @dataclass(frozen=True)
@@ -68,7 +70,8 @@ class JobGroupMixin:
         self._record_group(context, [job for job, _ in pairs])
         if not self.wait_for_completion:  # type: ignore[attr-defined]
             return self._group_result(pairs, "submitted")
-        return self._wait_for_group(pairs, time.time() + self.timeout if self.timeout else None)  # type: ignore[attr-defined]
+        deadline = time.time() + self.timeout if self.timeout else None  # type: ignore[attr-defined]
+        return self._wait_for_group(context, pairs, deadline)
 
     def _find_or_submit_group(
         self, requests: list[ArmadaSubmission], identities: list[ItemIdentity], try_number: int
@@ -107,7 +110,11 @@ class JobGroupMixin:
                 self.log.info("Job page: %s", page)
 
     def _wait_for_group(
-        self, pairs: list[tuple[JobRef, JobStatus]], deadline: float | None, reported: list[str] | None = None
+        self,
+        context: Any,
+        pairs: list[tuple[JobRef, JobStatus]],
+        deadline: float | None,
+        reported: list[str] | None = None,
     ) -> dict[str, Any]:
         """Wait for each unfinished job (blocking) or defer on the first one (deferrable); then finish. `reported`:
         the jobs whose end (and logs) an earlier resume already took in."""
@@ -118,7 +125,7 @@ class JobGroupMixin:
                 status = self._look(job, status)  # type: ignore[attr-defined]
             if not status.state.is_terminal:
                 if self.deferrable:  # type: ignore[attr-defined]
-                    self._defer_on(job, [j for j, _ in pairs], deadline, reported)
+                    self._defer_on(context, job, [j for j, _ in pairs], deadline, reported)
                 status = self._wait(job)  # type: ignore[attr-defined]  # copies the logs as they come
             elif job.job_id not in reported:
                 self._copy_logs(job, "")  # type: ignore[attr-defined]
@@ -127,11 +134,15 @@ class JobGroupMixin:
             done.append((job, status))
         return self._finish_group(done)
 
-    def _defer_on(self, job: JobRef, group: list[JobRef], deadline: float | None, reported: list[str]) -> None:
+    def _defer_on(
+        self, context: Any, job: JobRef, group: list[JobRef], deadline: float | None, reported: list[str]
+    ) -> None:
+        state = {"group": [j.to_json() for j in group], "deadline": deadline, "reported": reported}
+        context["ti"].xcom_push(key=XCOM_GROUP, value=state)
         self.defer(  # type: ignore[attr-defined]
             trigger=self.build_trigger(job, deadline),  # type: ignore[attr-defined]
             method_name=GROUP_METHOD,
-            kwargs={"group": [j.to_json() for j in group], "deadline": deadline, "reported": reported},
+            kwargs=state,
         )
 
     def resume_group(
@@ -143,6 +154,9 @@ class JobGroupMixin:
         reported: list[str] | None = None,
     ) -> dict[str, Any]:
         """Resume after one job of the group ended: defer on the next unfinished one, or finish the task."""
+        if group is None:  # the defer kwargs were dropped: the state pushed when deferring
+            saved = context["ti"].xcom_pull(task_ids=context["ti"].task_id, key=XCOM_GROUP) or {}
+            group, deadline, reported = saved.get("group"), saved.get("deadline"), saved.get("reported")
         jobs = [JobRef.from_json(data) for data in group or []]
         if not isinstance(event, dict) or "job" not in event or not jobs:
             raise AirflowException(f"the trigger sent an event this operator does not understand: {event!r}")
@@ -163,7 +177,7 @@ class JobGroupMixin:
             else:
                 status = self.hook.get_status(job)
             pairs.append((job, status))
-        return self._wait_for_group(pairs, deadline, reported)
+        return self._wait_for_group(context, pairs, deadline, reported)
 
     def _finish_group(self, pairs: list[tuple[JobRef, JobStatus]]) -> dict[str, Any]:
         failed = [(job, status) for job, status in pairs if status.state is not JobState.SUCCEEDED]
