@@ -84,30 +84,55 @@ def test_armada_client_script(armada: ArmadaClient, armada_queue: str) -> None:
     response = armada.submit_jobs(queue=armada_queue, job_set_id=job_set, job_request_items=items)
     job_id = response.job_response_items[0].job_id
 
-    info = armada.get_queue_info(name=armada_queue)
-    assert info.name == armada_queue
-    [active] = info.active_job_sets
-    assert (active.name, active.queued_jobs + active.leased_jobs) == (job_set, 1)
     wait_for(lambda: armada.get_job_status([job_id]).job_states[job_id] == submit_pb2.JobState.SUCCEEDED, 20)
-    assert list(armada.get_queue_info(armada_queue).active_job_sets) == []
 
+    # The emulator answers as today's servers: GetQueueInfo was removed, and the error says what to call instead.
+    with pytest.raises(grpc.RpcError) as unsupported:
+        armada.get_queue_info(name=armada_queue)
+    assert unsupported.value.code() is grpc.StatusCode.UNIMPLEMENTED
+    assert "use get_queue(name)" in unsupported.value.details()
     with pytest.raises(grpc.RpcError) as missing:
         armada.get_queue_info("no-such-queue")
     assert missing.value.code() is grpc.StatusCode.NOT_FOUND
 
 
-def test_async_client_get_queue_info(armada_emulator: Any, armada_queue: str) -> None:
-    async def script() -> submit_pb2.QueueInfo:
-        channel = GrpcChannelArguments(armada_emulator.target).aio_channel(
-            CallCredentials.bearer(armada_emulator.token)
-        )
-        try:
-            return await ArmadaAsyncIOClient(channel).get_queue_info(armada_queue)
-        finally:
-            await channel.close()
+class OlderSubmit(submit_pb2_grpc.SubmitServicer):
+    """A server from before 2024, which still has api.Submit/GetQueueInfo."""
 
-    info = asyncio.run(script())
-    assert info.name == armada_queue and list(info.active_job_sets) == []
+    def GetQueueInfo(self, request: Any, context: Any) -> Any:
+        if request.name != "known":
+            context.abort(grpc.StatusCode.NOT_FOUND, f"queue {request.name} does not exist")
+        active = [submit_pb2.JobSetInfo(name="js", queued_jobs=1, leased_jobs=2)]
+        return submit_pb2.QueueInfo(name="known", active_job_sets=active)
+
+
+@pytest.fixture
+def older_server() -> Iterator[str]:
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
+    submit_pb2_grpc.add_SubmitServicer_to_server(OlderSubmit(), server)
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    yield f"127.0.0.1:{port}"
+    server.stop(None)
+
+
+def test_get_queue_info_on_a_server_that_has_it(older_server: str) -> None:
+    channel = grpc.insecure_channel(older_server)
+    info = ArmadaClient(channel).get_queue_info("known")
+    assert (info.name, [(s.name, s.queued_jobs, s.leased_jobs) for s in info.active_job_sets]) == (
+        "known",
+        [("js", 1, 2)],
+    )
+    channel.close()
+
+    async def asynchronous() -> submit_pb2.QueueInfo:
+        aio = grpc.aio.insecure_channel(older_server)
+        try:
+            return await ArmadaAsyncIOClient(aio).get_queue_info("known")
+        finally:
+            await aio.close()
+
+    assert asyncio.run(asynchronous()).active_job_sets[0].leased_jobs == 2
 
 
 class NewerQueues(submit_pb2_grpc.QueueServiceServicer):

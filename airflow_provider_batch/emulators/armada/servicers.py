@@ -140,10 +140,7 @@ class SubmitServicer(_QueueMethods, submit_pb2_grpc.SubmitServicer):
         results = await self.state.preempt(request.queue, request.job_set_id, list(request.job_ids), request.reason)
         return submit_pb2.PreemptionResult(preemption_results=results)
 
-    @answers_errors
-    async def GetQueueInfo(self, request: Any, context: Context) -> Any:
-        """Removed from Armada in 2024; served as older servers did, for clients written against them."""
-        return self.state.queue_info(request.name)
+    # No GetQueueInfo: Armada removed it in 2024, and gRPC answers UNIMPLEMENTED for it, as today's servers do.
 
     async def Health(self, request: Any, context: Context) -> Any:
         return _serving()

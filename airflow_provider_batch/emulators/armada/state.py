@@ -24,9 +24,6 @@ from airflow_provider_batch.emulators.ulid import UlidGenerator
 
 # CancelJobSet filters name QUEUED, PENDING, RUNNING; the finer states the emulator also passes through map onto them.
 _FILTER_STATE = {JobState.SUBMITTED: JobState.QUEUED, JobState.LEASED: JobState.PENDING}
-# The legacy QueueInfo counts: waiting jobs are "queued"; jobs handed to a cluster (until they end) are "leased".
-_QUEUED = frozenset({JobState.SUBMITTED, JobState.QUEUED})
-_QUEUED_OR_LEASED = _QUEUED | {JobState.LEASED, JobState.PENDING, JobState.RUNNING}
 
 
 class ArmadaState:
@@ -67,21 +64,6 @@ class ArmadaState:
 
     def set_cordoned(self, name: str, cordoned: bool) -> None:
         self.get_queue(name).cordoned = cordoned
-
-    def queue_info(self, name: str) -> Any:
-        """The legacy QueueInfo: the queue's job sets that still have queued or leased jobs, with their counts."""
-        self.get_queue(name)
-        counts: dict[str, list[int]] = {}
-        for job in self.jobs.values():
-            if job.queue != name or job.state not in _QUEUED_OR_LEASED:
-                continue
-            queued_leased = counts.setdefault(job.job_set_id, [0, 0])
-            queued_leased[0 if job.state in _QUEUED else 1] += 1
-        job_sets = [
-            submit_pb2.JobSetInfo(name=job_set, queued_jobs=queued, leased_jobs=leased)
-            for job_set, (queued, leased) in sorted(counts.items())
-        ]
-        return submit_pb2.QueueInfo(name=name, active_job_sets=job_sets)
 
     # -- submission ---------------------------------------------------------------------------------------------
 
