@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -245,3 +246,26 @@ def test_the_retryable_job_service_clients_retry_unavailable() -> None:
     with pytest.raises(grpc.RpcError) as retried_too:
         asyncio.run(asynchronous())
     assert retried_too.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+
+
+def test_the_timeout_of_a_blocking_group_cancels_every_job(
+    clients: tuple[ArmadaClient, JobServiceClient], armada_queue: str
+) -> None:
+    armada_client, job_service_client = clients
+    items = [armada_client.create_job_request_item(pod("sleep 30"), namespace="default") for _ in range(2)]
+    operator = ArmadaOperator(
+        name="slow_group", armada_client=armada_client, job_service_client=job_service_client,
+        armada_queue=armada_queue, job_request_items=items, poll_interval=0.5, timeout=2,
+    )  # fmt: skip
+    ctx = context("slow_group", f"run-{uuid.uuid4().hex[:6]}")
+    with pytest.raises(AirflowException, match="did not finish within"):
+        operator.execute(ctx)
+    job_ids = pushed(ctx)["job_ids"]
+    deadline = time.monotonic() + 20
+    while True:
+        states = armada_client.get_job_status(job_ids).job_states
+        names = {submit_pb2.JobState.Name(states[j]) for j in job_ids}
+        if names == {"CANCELLED"} or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert names == {"CANCELLED"}

@@ -126,7 +126,14 @@ class JobGroupMixin:
             if not status.state.is_terminal:
                 if self.deferrable:  # type: ignore[attr-defined]
                     self._defer_on(context, job, [j for j, _ in pairs], deadline, reported)
-                status = self._wait(job)  # type: ignore[attr-defined]  # copies the logs as they come
+                try:
+                    status = self._wait(job)  # type: ignore[attr-defined]  # copies the logs as they come
+                except Exception:
+                    if deadline is not None and time.time() >= deadline:  # the task's timeout: cancel them all
+                        for other, _ in pairs:
+                            if other.job_id != job.job_id:
+                                self._cancel(other, "the task's timeout passed")  # type: ignore[attr-defined]
+                    raise
             elif job.job_id not in reported:
                 self._copy_logs(job, "")  # type: ignore[attr-defined]
             if job.job_id not in reported:
