@@ -5,17 +5,19 @@ written to a config folder) or from explicit url/token."""
 
 from __future__ import annotations
 
+import inspect
 import os
-from collections.abc import AsyncIterator, Awaitable, Callable, Generator
+from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
+from datetime import datetime
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Generic, TypeVar
 
 from airflow_provider_batch.clients.apolo.client import ApoloClient
 from airflow_provider_batch.clients.apolo.config import ApoloConfig
-from airflow_provider_batch.clients.apolo.types import Container, JobDescription, JobTelemetry
+from airflow_provider_batch.clients.apolo.types import ApoloJobStatus, Container, JobDescription, JobTelemetry
 from airflow_provider_batch.compat.apolo_sdk._interactive import StdStream
 
 PASS_CONFIG_ENV_NAME = "APOLO_PASSED_CONFIG"
@@ -94,25 +96,65 @@ class Jobs:
     async def kill(self, id: str) -> None:
         await self._client.kill(id)
 
-    def list(self, **filters: Any) -> _Stream[JobDescription]:
+    def list(
+        self,
+        *,
+        statuses: Iterable[ApoloJobStatus] = (),
+        name: str = "",
+        tags: Iterable[str] = (),
+        owners: Iterable[str] = (),
+        since: datetime | None = None,
+        until: datetime | None = None,
+        reverse: bool = False,
+        limit: int | None = None,
+        cluster_name: str | None = None,
+        org_names: Iterable[str | None] = (),
+        project_names: Iterable[str] = (),
+    ) -> _Stream[JobDescription]:
         """`async with client.jobs.list(statuses=..., tags=...) as it: async for job in it` (or iterate directly)."""
-        return _Stream(self._client.list(**filters))
+        stream = self._client.list(
+            statuses=statuses,
+            name=name,
+            tags=tags,
+            owners=owners,
+            since=since,
+            until=until,
+            reverse=reverse,
+            limit=limit,
+            cluster_name=cluster_name,
+            org_names=[org for org in org_names if org is not None] or None,
+            project_names=list(project_names) or None,
+        )
+        return _Stream(stream)
 
-    def monitor(self, id: str, **kwargs: Any) -> _Stream[bytes]:
+    def monitor(
+        self,
+        id: str,
+        *,
+        cluster_name: str | None = None,
+        since: datetime | None = None,
+        timestamps: bool = False,
+        separator: str | None = None,
+        debug: bool = False,
+    ) -> _Stream[bytes]:
         """The job's log as bytes chunks until it ends: `async with client.jobs.monitor(id) as it`."""
-        return _Stream(self._client.monitor(id, **kwargs))
+        return _Stream(
+            self._client.monitor(
+                id, cluster_name=cluster_name, since=since, timestamps=timestamps, separator=separator, debug=debug
+            )
+        )
 
-    def top(self, id: str, **kwargs: Any) -> _Stream[JobTelemetry]:
-        return _Stream(self._client.top(id, **kwargs))
+    def top(self, id: str, *, cluster_name: str | None = None) -> _Stream[JobTelemetry]:
+        return _Stream(self._client.top(id, cluster_name=cluster_name))
 
     async def bump_life_span(self, id: str, additional_life_span: float) -> None:
         await self._client.bump_life_span(id, additional_life_span)
 
-    async def send_signal(self, id: str, **kwargs: Any) -> None:
-        await self._client.send_signal(id, **kwargs)
+    async def send_signal(self, id: str, *, cluster_name: str | None = None) -> None:
+        await self._client.send_signal(id, cluster_name=cluster_name)
 
-    async def get_capacity(self, **kwargs: Any) -> dict[str, int]:
-        return await self._client.get_capacity(**kwargs)
+    async def get_capacity(self, *, cluster_name: str | None = None) -> dict[str, int]:
+        return await self._client.get_capacity(cluster_name=cluster_name)
 
     @asynccontextmanager
     async def attach(
@@ -163,6 +205,19 @@ class Jobs:
         block runs. `no_key_check` (an SSH-era option) is accepted and has no effect."""
         async with self._client.port_forward(id, local_port, job_port, cluster_name=cluster_name):
             yield
+
+
+def _signature_from(method: Any, source: Any) -> None:
+    """`method` takes `**kwargs` and hands them to `source`, whose parameters are the SDK's: show those."""
+    own = inspect.signature(method)
+    head = [p for p in own.parameters.values() if p.kind is not p.VAR_KEYWORD]
+    names = {p.name for p in head}
+    rest = [p for p in inspect.signature(source).parameters.values() if p.name not in names and p.name != "self"]
+    method.__signature__ = own.replace(parameters=[*head, *rest])
+
+
+_signature_from(Jobs.start, ApoloClient.start)
+_signature_from(Jobs.run, ApoloClient.run)
 
 
 class Client:

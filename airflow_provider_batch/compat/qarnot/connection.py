@@ -16,11 +16,12 @@ from airflow_provider_batch.common.retry import RetryPolicy
 from airflow_provider_batch.compat.qarnot.bucket import Bucket
 from airflow_provider_batch.compat.qarnot.exceptions import QarnotGenericException
 from airflow_provider_batch.compat.qarnot.job import Job
+from airflow_provider_batch.compat.qarnot.paginate import Paging
 from airflow_provider_batch.compat.qarnot.pool import Pool
 from airflow_provider_batch.compat.qarnot.task import Task
 
 
-class Connection:
+class Connection(Paging):
     """fileconf: an INI file (`[cluster] url`, `[client] token`, `[storage] url`) or a dict of the same keys;
     client_token: the API token; cluster_url: the API (default the public one); cluster_unsafe: skip TLS checks;
     cluster_timeout: seconds per request; storage_url / storage_unsafe: the S3 endpoint; retry_count / retry_wait:
@@ -115,6 +116,10 @@ class Connection:
 
     def retrieve_profile(self, name: str) -> Profile:
         return self._client.retrieve_profile(name)
+
+    def profile_details(self, profile_name: str) -> Profile:
+        """The profile's details (its constants and their defaults); MissingProfileException when unknown."""
+        return self._client.retrieve_profile(profile_name)
 
     # -- lists and lookups -----------------------------------------------------------------------------------------
 

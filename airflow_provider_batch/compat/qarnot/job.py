@@ -99,10 +99,11 @@ class Job(CachedObject):
         self._connection._client.terminate_job(self._require_uuid())
         self.update(True)
 
-    def delete(self, forceall: bool = False, forceAbort: bool | None = None) -> None:
-        """Delete the job; forceall (the seed's forceAbort): abort its running tasks first (otherwise the API
-        refuses with UnauthorizedException while some run). `uuid` stays, as in the seed."""
-        force = forceall if forceAbort is None else forceAbort
+    def delete(self, forceAbort: bool = False, *, forceall: bool | None = None) -> None:
+        """Delete the job; forceAbort: abort its running tasks first (otherwise the API refuses with
+        UnauthorizedException while some run); `forceall=` is the same, a name earlier versions used. `uuid` stays,
+        as in the seed."""
+        force = forceAbort if forceall is None else forceall
         self._connection._client.delete_job(self._require_uuid(), force)
         self._auto_update = False  # as the seed: `uuid` stays, the object is gone from the API
 
@@ -198,6 +199,17 @@ class Job(CachedObject):
         if self._api is None:
             return None
         return parse_date(self._api.raw.get("stateTransitionTime"))
+
+    @property
+    def previous_state(self) -> str | None:
+        """The state before the current one (from the API's `previousState`)."""
+        self._fresh()
+        return self._api.raw.get("previousState") if self._api else None
+
+    @property
+    def previous_state_transition_time(self) -> datetime | None:
+        self._fresh()
+        return parse_date(self._api.raw.get("previousStateTransitionTime")) if self._api else None
 
     @property
     def tasks(self) -> list[Task]:
