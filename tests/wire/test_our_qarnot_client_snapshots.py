@@ -95,7 +95,8 @@ async def test_the_async_client_takes_snapshots(client: QarnotClient, qarnot_emu
     task = running_task(client, bucket)
     try:
         async with QarnotAsyncClient(config(qarnot_emulator)) as aclient:
-            await aclient.snapshot(task, 5, SnapshotConfig(blacklist=r".*\.log"))
+            await aclient.snapshot(task, 3600, SnapshotConfig(blacklist=r".*\.log"))  # accepted; not due in the test
+            assert (await aclient.retrieve_task(task)).raw["snapshotInterval"] == 3600
             snapshot_id = await aclient.instant_snapshot(task, SnapshotConfig(whitelist="keep.*"))
             until(lambda: client.snapshot_status(task, snapshot_id).is_completed)
             assert (await aclient.snapshot_status(task, snapshot_id)).status == "Success"
