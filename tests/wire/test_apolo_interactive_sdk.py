@@ -74,8 +74,8 @@ def free_port() -> int:
 async def test_exec_runs_beside_the_job_in_its_folder_with_its_environment(client: apolo_sdk.Client) -> None:
     job = await running(client, "sh -c 'echo hello > note; sleep 30'", env={"GREETING": "hi there"})
     try:
-        await asyncio.sleep(0.2)  # the job has written its note
-        command = "sh -c 'cat note; echo \"$GREETING\" >&2; exit 3'"
+        # once the job has written its note (in the job's folder, where exec runs)
+        command = "sh -c 'until [ -e note ]; do sleep 0.05; done; cat note; echo \"$GREETING\" >&2; exit 3'"
         async with client.jobs.exec(job.id, command, stdout=True, stderr=True) as stream:
             out, err, code = await drain(stream)
         assert (out, err, code) == (b"hello\n", b"hi there\n", 3)
@@ -107,8 +107,12 @@ async def test_exec_tty_merges_stderr_into_stdout(client: apolo_sdk.Client) -> N
 
 
 async def test_attach_streams_output_from_now_and_the_exit_code(client: apolo_sdk.Client) -> None:
-    job = await running(client, "sh -c 'echo before; sleep 1; echo one; echo two >&2; exit 4'")
+    job = await running(
+        client, "sh -c 'echo before; until [ -e go ]; do sleep 0.05; done; echo one; echo two >&2; exit 4'"
+    )
     async with client.jobs.attach(job.id, stdout=True, stderr=True) as stream:
+        async with client.jobs.exec(job.id, "touch go", stdout=True) as release:  # now attached: let the job go on
+            assert (await drain(release))[2] == 0
         out, err, code = await drain(stream)
     assert (out, err, code) == (b"one\n", b"two\n", 4)
 

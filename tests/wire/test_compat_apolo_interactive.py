@@ -70,8 +70,10 @@ async def test_exec_as_documented(client: apolo_sdk.Client) -> None:
 
 
 async def test_attach_as_documented(client: apolo_sdk.Client) -> None:
-    job = await running(client, "sh -c 'sleep 1; echo to-err >&2; exit 0'")
+    job = await running(client, "sh -c 'until [ -e go ]; do sleep 0.05; done; echo to-err >&2; exit 0'")
     async with client.jobs.attach(job.id, stdout=True, stderr=True) as stream:
+        async with client.jobs.exec(job.id, "touch go", stdout=True) as release:  # attached now: let the job go on
+            assert await read_all(release) == ([], 0)
         assert await read_all(stream) == ([Message(2, b"to-err\n")], 0)
 
 

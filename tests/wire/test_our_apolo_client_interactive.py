@@ -60,8 +60,8 @@ def free_port() -> int:
 async def test_exec_channels_and_exit_code(apolo: ApoloClient) -> None:
     job = await running(apolo, "sh -c 'echo ready > state; sleep 30'")
     try:
-        await asyncio.sleep(0.2)
-        async with apolo.exec(job.id, "sh -c 'cat state; echo oops >&2; exit 7'") as stream:
+        command = "sh -c 'until [ -e state ]; do sleep 0.05; done; cat state; echo oops >&2; exit 7'"
+        async with apolo.exec(job.id, command) as stream:
             messages = await drain(stream)
         assert b"".join(m.data for m in messages if m.fileno == 1) == b"ready\n"
         assert b"".join(m.data for m in messages if m.fileno == 2) == b"oops\n"
@@ -77,8 +77,11 @@ async def test_exec_channels_and_exit_code(apolo: ApoloClient) -> None:
 
 
 async def test_attach_follows_the_job_to_its_end(apolo: ApoloClient) -> None:
-    job = await running(apolo, "sh -c 'sleep 1; echo out; echo err >&2; exit 2'")
+    job = await running(apolo, "sh -c 'until [ -e go ]; do sleep 0.05; done; echo out; echo err >&2; exit 2'")
     async with apolo.attach(job.id, stderr=False) as stream:
+        async with apolo.exec(job.id, "touch go") as release:  # attached now: let the job go on
+            await drain(release)
+        assert release.exit_code == 0
         messages = await drain(stream)
     assert messages == [Message(1, b"out\n")]  # stderr not asked for
     assert stream.exit_code == 2
