@@ -12,7 +12,6 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from functools import cached_property
 from typing import Any
 
 from airflow_provider_batch.clients.apolo.client import ApoloClient, ApoloSyncClient
@@ -46,7 +45,8 @@ from airflow_provider_batch.common.retry import RetryPolicy
 from airflow_provider_batch.common.states import JobState, JobStatus
 from airflow_provider_batch.common.submit import submit_once
 from airflow_provider_batch.common.urls import fill_url_template
-from airflow_provider_batch.hooks.base import BatchHook, as_float
+from airflow_provider_batch.hooks.base import as_float
+from airflow_provider_batch.hooks.rest import RestHook
 
 log = logging.getLogger(__name__)
 
@@ -143,7 +143,36 @@ class ApoloSubmission:
         return {**arguments, "name": name, "tags": list(tags)}
 
 
-class ApoloHook(BatchHook[ApoloSubmission]):
+@dataclass(frozen=True)
+class ApoloSettings:
+    """An `apolo` connection read and checked."""
+
+    config: ApoloConfig
+    job_url_template: str = ""
+
+    @classmethod
+    def from_connection(cls, conn: Any) -> ApoloSettings:
+        extra = conn.extra_dejson or {}
+        url = api_url_of(conn.host, conn.schema, conn.port)
+        secret = str(extra.get("passed_config") or conn.password or "").strip()
+        if not secret:
+            raise ValueError(
+                f"connection {conn.conn_id}: the password (an Apolo token or a passed-config blob) is empty"
+            )
+        common: dict[str, Any] = {
+            "cluster": str(extra.get("cluster") or ""),
+            "org": str(extra.get("org") or ""),
+            "project": str(extra.get("project") or ""),
+            "timeout": as_float(extra.get("timeout"), "timeout", DEFAULT_TIMEOUT),
+        }
+        if looks_like_passed_config(secret):
+            config = ApoloConfig.from_passed_config(secret, url=url if conn.host else None, **common)
+        else:
+            config = ApoloConfig(token=secret, url=url, **common)
+        return cls(config, str(extra.get("job_url_template") or ""))
+
+
+class ApoloHook(RestHook[ApoloSubmission, ApoloSettings, ApoloSyncClient, ApoloClient]):
     """Talks to Apolo through an `apolo` connection.
 
     host: the API URL (default https://api.apolo.us/api/v1); password: the token, or a passed-config blob (base64
@@ -159,39 +188,12 @@ class ApoloHook(BatchHook[ApoloSubmission]):
     hook_name = "Apolo"
     backend = "apolo"
 
+    settings_class = ApoloSettings
+    client_class = ApoloSyncClient
+    async_client_class = ApoloClient
+
     def __init__(self, apolo_conn_id: str = default_conn_name, **kwargs: Any) -> None:
-        super().__init__(conn_id=apolo_conn_id, **kwargs)
-        self._async_client: ApoloClient | None = None
-
-    # -- connection --------------------------------------------------------------------------------------------
-
-    @cached_property
-    def settings(self) -> ApoloSettings:
-        return ApoloSettings.from_connection(self.get_connection(self.conn_id))
-
-    @cached_property
-    def client(self) -> ApoloSyncClient:
-        return ApoloSyncClient(self.settings.config)
-
-    def get_conn(self) -> ApoloSyncClient:
-        return self.client
-
-    async def aget_client(self) -> ApoloClient:
-        """The asyncio client, built from `aget_connection` (never blocks the triggerer's loop)."""
-        if self._async_client is None:
-            settings = ApoloSettings.from_connection(await self.aget_connection(self.conn_id))
-            self._async_client = ApoloClient(settings.config)
-        return self._async_client
-
-    async def aclose(self) -> None:
-        if self._async_client is not None:
-            await self._async_client.close()
-            self._async_client = None
-
-    def close(self) -> None:
-        if "client" in self.__dict__:
-            self.client.close()
-            del self.__dict__["client"]
+        super().__init__(apolo_conn_id, **kwargs)
 
     def endpoint(self) -> str:
         try:
@@ -315,35 +317,6 @@ def _created(job: JobRef) -> datetime | None:
     except ValueError:
         return None
     return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
-
-
-@dataclass(frozen=True)
-class ApoloSettings:
-    """An `apolo` connection read and checked."""
-
-    config: ApoloConfig
-    job_url_template: str = ""
-
-    @classmethod
-    def from_connection(cls, conn: Any) -> ApoloSettings:
-        extra = conn.extra_dejson or {}
-        url = api_url_of(conn.host, conn.schema, conn.port)
-        secret = str(extra.get("passed_config") or conn.password or "").strip()
-        if not secret:
-            raise ValueError(
-                f"connection {conn.conn_id}: the password (an Apolo token or a passed-config blob) is empty"
-            )
-        common: dict[str, Any] = {
-            "cluster": str(extra.get("cluster") or ""),
-            "org": str(extra.get("org") or ""),
-            "project": str(extra.get("project") or ""),
-            "timeout": as_float(extra.get("timeout"), "timeout", DEFAULT_TIMEOUT),
-        }
-        if looks_like_passed_config(secret):
-            config = ApoloConfig.from_passed_config(secret, url=url if conn.host else None, **common)
-        else:
-            config = ApoloConfig(token=secret, url=url, **common)
-        return cls(config, str(extra.get("job_url_template") or ""))
 
 
 def api_url_of(host: str | None, schema: str | None = None, port: int | None = None) -> str:

@@ -6,7 +6,6 @@ import logging
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +32,8 @@ from airflow_provider_batch.common.states import JobState, JobStatus
 from airflow_provider_batch.common.submit import submit_once
 from airflow_provider_batch.common.urls import fill_url_template
 from airflow_provider_batch.hooks import qarnot_sweep
-from airflow_provider_batch.hooks.base import BatchHook, as_bool, as_float
+from airflow_provider_batch.hooks.base import as_bool, as_float
+from airflow_provider_batch.hooks.rest import RestHook
 
 log = logging.getLogger(__name__)
 
@@ -94,7 +94,41 @@ class QarnotSubmission:
     result_bucket: str | None = None
 
 
-class QarnotHook(BatchHook[QarnotSubmission]):
+@dataclass(frozen=True)
+class QarnotSettings:
+    """A `qarnot` connection read and checked."""
+
+    config: QarnotConfig
+    console_url_template: str = ""
+
+    @classmethod
+    def from_connection(cls, conn: Any) -> QarnotSettings:
+        extra = conn.extra_dejson or {}
+        host = (conn.host or "").strip().rstrip("/")
+        if not host:
+            url = DEFAULT_CLUSTER_URL
+        elif "://" in host:
+            url = host
+        else:
+            url = f"{conn.schema or 'https'}://{host}"
+        if conn.port and url.count(":") < 2:
+            url = f"{url}:{conn.port}"
+        token = conn.password or extra.get("token") or ""
+        if not token:
+            raise ValueError(f"connection {conn.conn_id}: the password (the Qarnot API token) is empty")
+        verify = as_bool(extra.get("verify_tls", True), "verify_tls")
+        config = QarnotConfig(
+            token=token,
+            cluster_url=url,
+            cluster_unsafe=not verify,
+            timeout=as_float(extra.get("timeout"), "timeout", DEFAULT_TIMEOUT),
+            storage_url=str(extra.get("storage_url") or "") or None,
+            storage_unsafe=not verify,
+        )
+        return cls(config, str(extra.get("console_url_template") or ""))
+
+
+class QarnotHook(RestHook[QarnotSubmission, QarnotSettings, QarnotClient, QarnotAsyncClient]):
     """Talks to Qarnot through a `qarnot` connection.
 
     host: the API URL (default https://api.qarnot.com); password: the API token (sent raw as `Authorization`).
@@ -109,34 +143,12 @@ class QarnotHook(BatchHook[QarnotSubmission]):
     hook_name = "Qarnot"
     backend = "qarnot"
 
+    settings_class = QarnotSettings
+    client_class = QarnotClient
+    async_client_class = QarnotAsyncClient
+
     def __init__(self, qarnot_conn_id: str = default_conn_name, **kwargs: Any) -> None:
-        super().__init__(conn_id=qarnot_conn_id, **kwargs)
-        self._async_client: QarnotAsyncClient | None = None
-
-    # -- connection --------------------------------------------------------------------------------------------
-
-    @cached_property
-    def settings(self) -> QarnotSettings:
-        return QarnotSettings.from_connection(self.get_connection(self.conn_id))
-
-    @cached_property
-    def client(self) -> QarnotClient:
-        return QarnotClient(self.settings.config)
-
-    def get_conn(self) -> QarnotClient:
-        return self.client
-
-    async def aget_client(self) -> QarnotAsyncClient:
-        """The asyncio client, built from `aget_connection` (never blocks the triggerer's loop)."""
-        if self._async_client is None:
-            settings = QarnotSettings.from_connection(await self.aget_connection(self.conn_id))
-            self._async_client = QarnotAsyncClient(settings.config)
-        return self._async_client
-
-    async def aclose(self) -> None:
-        if self._async_client is not None:
-            await self._async_client.close()
-            self._async_client = None
+        super().__init__(qarnot_conn_id, **kwargs)
 
     def endpoint(self) -> str:
         try:
@@ -270,37 +282,3 @@ class QarnotHook(BatchHook[QarnotSubmission]):
             await client.abort_task(job.job_id)
         except (QarnotUnauthorizedError, QarnotMissingTaskError) as error:
             _over_or_gone(job, error)
-
-
-@dataclass(frozen=True)
-class QarnotSettings:
-    """A `qarnot` connection read and checked."""
-
-    config: QarnotConfig
-    console_url_template: str = ""
-
-    @classmethod
-    def from_connection(cls, conn: Any) -> QarnotSettings:
-        extra = conn.extra_dejson or {}
-        host = (conn.host or "").strip().rstrip("/")
-        if not host:
-            url = DEFAULT_CLUSTER_URL
-        elif "://" in host:
-            url = host
-        else:
-            url = f"{conn.schema or 'https'}://{host}"
-        if conn.port and url.count(":") < 2:
-            url = f"{url}:{conn.port}"
-        token = conn.password or extra.get("token") or ""
-        if not token:
-            raise ValueError(f"connection {conn.conn_id}: the password (the Qarnot API token) is empty")
-        verify = as_bool(extra.get("verify_tls", True), "verify_tls")
-        config = QarnotConfig(
-            token=token,
-            cluster_url=url,
-            cluster_unsafe=not verify,
-            timeout=as_float(extra.get("timeout"), "timeout", DEFAULT_TIMEOUT),
-            storage_url=str(extra.get("storage_url") or "") or None,
-            storage_unsafe=not verify,
-        )
-        return cls(config, str(extra.get("console_url_template") or ""))
