@@ -150,6 +150,11 @@ class ApoloSettings:
     config: ApoloConfig
     job_url_template: str = ""
 
+    @property
+    def endpoint(self) -> str:
+        """Where the connection points, for messages."""
+        return self.config.url
+
     @classmethod
     def from_connection(cls, conn: Any) -> ApoloSettings:
         extra = conn.extra_dejson or {}
@@ -194,12 +199,6 @@ class ApoloHook(RestHook[ApoloSubmission, ApoloSettings, ApoloSyncClient, ApoloC
 
     def __init__(self, apolo_conn_id: str = default_conn_name, **kwargs: Any) -> None:
         super().__init__(apolo_conn_id, **kwargs)
-
-    def endpoint(self) -> str:
-        try:
-            return self.settings.config.url
-        except Exception:  # an unreadable connection: the error that follows says why
-            return ""
 
     def test_connection(self) -> tuple[bool, str]:
         """GET /config with the token: whether it is accepted, and the user, cluster, org and project it works in."""

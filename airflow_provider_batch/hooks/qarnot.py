@@ -101,6 +101,11 @@ class QarnotSettings:
     config: QarnotConfig
     console_url_template: str = ""
 
+    @property
+    def endpoint(self) -> str:
+        """Where the connection points, for messages."""
+        return self.config.cluster_url
+
     @classmethod
     def from_connection(cls, conn: Any) -> QarnotSettings:
         extra = conn.extra_dejson or {}
@@ -149,12 +154,6 @@ class QarnotHook(RestHook[QarnotSubmission, QarnotSettings, QarnotClient, Qarnot
 
     def __init__(self, qarnot_conn_id: str = default_conn_name, **kwargs: Any) -> None:
         super().__init__(qarnot_conn_id, **kwargs)
-
-    def endpoint(self) -> str:
-        try:
-            return self.settings.config.cluster_url
-        except Exception:  # an unreadable connection: the error that follows says why
-            return ""
 
     def test_connection(self) -> tuple[bool, str]:
         """GET /info with the token: the account it belongs to, and its task quota when the API says it."""

@@ -13,6 +13,9 @@ class RestSettings(Protocol):
     @property
     def config(self) -> Any: ...
 
+    @property
+    def endpoint(self) -> str: ...
+
 
 class SyncClient(Protocol):
     def close(self) -> None: ...
@@ -50,6 +53,12 @@ class RestHook(BatchHook[RequestT], Generic[RequestT, SettingsT, ClientT, AsyncC
 
     def get_conn(self) -> ClientT:
         return self.client
+
+    def endpoint(self) -> str:
+        try:
+            return self.settings.endpoint
+        except Exception:  # an unreadable connection: the error that follows says why
+            return ""
 
     async def aget_client(self) -> AsyncClientT:
         """The asyncio client, built from `aget_connection` (never blocks the triggerer's loop)."""
