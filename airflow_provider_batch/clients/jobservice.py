@@ -38,7 +38,6 @@ class JobServiceState(enum.IntEnum):
 
 
 assert {s.name: s.value for s in JobServiceState} == dict(pb.JobServiceResponse.State.items())
-JobState = JobServiceState  # the seed's name, for the compat modules that mirror its JobServiceClient
 
 
 def statuses_request(jobs: Sequence[JobRef], poll_interval: float) -> pb.JobStatusesRequest:

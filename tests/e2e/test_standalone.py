@@ -24,7 +24,7 @@ import psutil
 import pytest
 from _standalone import BOOT_TIMEOUT, AirflowStandalone, TaskWatcher, wait_for
 
-from airflow_provider_batch.clients.armada.client import ArmadaClient, JobState
+from airflow_provider_batch.clients.armada.client import ArmadaClient, ArmadaJobState
 from airflow_provider_batch.common.channel import CallCredentials, GrpcChannelArguments
 from airflow_provider_batch.emulators import LaunchedEmulators, launch
 
@@ -101,10 +101,10 @@ class Stack:
         assert len(jobs) == 1, f"{dag_id}: the job set holds {len(jobs)} jobs: {jobs}"
         return jobs[0]
 
-    def job_state(self, job_id: str) -> JobState:
-        return JobState(self.armada.get_job_status([job_id]).job_states[job_id])
+    def job_state(self, job_id: str) -> ArmadaJobState:
+        return ArmadaJobState(self.armada.get_job_status([job_id]).job_states[job_id])
 
-    def wait_job_state(self, job_id: str, state: JobState, timeout: float) -> None:
+    def wait_job_state(self, job_id: str, state: ArmadaJobState, timeout: float) -> None:
         wait_for(f"job {job_id} to be {state.name}", lambda: self.job_state(job_id) == state, timeout=timeout)
 
     def task(self, dag_id: str) -> dict:
@@ -163,7 +163,7 @@ def test_worker_killed_mid_job_ends_the_try(stack: Stack) -> None:
     reports the try failed and the task goes to its retry. The retry is checked by the last test but one, so that
     the other scenarios run meanwhile."""
     job_id = stack.only_job(WORKER_KILL)
-    stack.wait_job_state(job_id, JobState.RUNNING, timeout=60)
+    stack.wait_job_state(job_id, ArmadaJobState.RUNNING, timeout=60)
     run_id = stack.runs[WORKER_KILL]
     # the job id is in XCom once the operator has recorded it (task_state_store is written just before)
     wait_for("the job id in XCom", lambda: stack.airflow.xcom(WORKER_KILL, run_id, TASK, "job_id"), timeout=60)
@@ -179,20 +179,20 @@ def test_worker_killed_mid_job_ends_the_try(stack: Stack) -> None:
         return ti["state"] == "up_for_retry" or ti["try_number"] > 1
 
     wait_for("the killed try to end and the task to go to its retry", next_try, timeout=60)
-    assert stack.job_state(job_id) == JobState.RUNNING, "the job did not outlive its task process"
+    assert stack.job_state(job_id) == ArmadaJobState.RUNNING, "the job did not outlive its task process"
 
 
 def test_deferred_task_marked_failed_cancels_its_job(stack: Stack) -> None:
     """(c) PATCH the deferred task instance to failed: the triggerer runs the trigger's on_kill, which cancels."""
     stack.wait_task_state(MARK_FAILED, "deferred")
     job_id = stack.only_job(MARK_FAILED)
-    stack.wait_job_state(job_id, JobState.RUNNING, timeout=30)
+    stack.wait_job_state(job_id, ArmadaJobState.RUNNING, timeout=30)
     stack.wait_trigger_started(MARK_FAILED)
     cancels = stack.calls(CANCEL)
 
     stack.airflow.set_task_state(MARK_FAILED, stack.runs[MARK_FAILED], TASK, "failed")
 
-    stack.wait_job_state(job_id, JobState.CANCELLED, timeout=60)
+    stack.wait_job_state(job_id, ArmadaJobState.CANCELLED, timeout=60)
     assert stack.calls(CANCEL) == cancels + 1
     reason = stack.armada.get_job_errors([job_id]).job_errors[job_id]
     assert "stopped by a user" in reason, f"cancelled by something else than the trigger's on_kill: {reason!r}"
@@ -221,7 +221,7 @@ def test_deferrable_task_defers_and_its_trigger_runs_in_the_triggerer(stack: Sta
     ti = stack.task(DEFERRED)
     assert (ti["state"], ti["try_number"]) == ("success", 1), ti
     job_id = stack.only_job(DEFERRED)
-    assert stack.job_state(job_id) == JobState.SUCCEEDED
+    assert stack.job_state(job_id) == ArmadaJobState.SUCCEEDED
     trigger_logs = stack.airflow.trigger_logs(DEFERRED, stack.runs[DEFERRED], TASK)
     assert trigger_logs, "the triggerer wrote no log for the trigger"
     task_log = stack.airflow.task_log(DEFERRED, stack.runs[DEFERRED], TASK, 1)
@@ -236,7 +236,7 @@ def test_triggerer_killed_mid_job_task_still_succeeds_with_one_job(stack: Stack)
     assert stack.run_end(MARK_FAILED, timeout=60) == "failed"
     stack.wait_task_state(RESTART, "deferred")
     job_id = stack.only_job(RESTART)
-    assert stack.job_state(job_id) == JobState.RUNNING, "the job ended before the triggerer could be killed"
+    assert stack.job_state(job_id) == ArmadaJobState.RUNNING, "the job ended before the triggerer could be killed"
     first = wait_for("the trigger to be on a triggerer", lambda: triggerer_of(stack, RESTART), timeout=30)
     stack.wait_trigger_started(RESTART)
     submits = stack.calls(SUBMIT)
@@ -274,7 +274,7 @@ def test_killed_worker_task_retried_and_reattached(stack: Stack) -> None:
     ti = stack.task(WORKER_KILL)
     assert (ti["state"], ti["try_number"]) == ("success", 2), f"the killed task was not retried: {ti}"
     assert stack.jobs(WORKER_KILL) == [job_id], "the retry submitted a second job instead of reattaching"
-    assert stack.job_state(job_id) == JobState.SUCCEEDED
+    assert stack.job_state(job_id) == ArmadaJobState.SUCCEEDED
     second_try = stack.airflow.task_log(WORKER_KILL, stack.runs[WORKER_KILL], TASK, 2)
     assert f"Reattaching to armada job {job_id}" in second_try, second_try[-3000:]
     assert "reattached-job-line" in second_try

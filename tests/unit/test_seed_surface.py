@@ -15,7 +15,7 @@ from airflow.sdk.exceptions import AirflowException, AirflowFailException, TaskD
 
 from airflow_provider_batch._proto.armada import submit_pb2
 from airflow_provider_batch.clients.armada.client import ArmadaClient
-from airflow_provider_batch.clients.jobservice import JobState as JobServiceState
+from airflow_provider_batch.clients.jobservice import JobServiceState
 from airflow_provider_batch.common.errors import InvalidJobSpecError, SchedulerError
 from airflow_provider_batch.common.identity import JobIdentity
 from airflow_provider_batch.common.jobref import JobRef

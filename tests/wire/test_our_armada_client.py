@@ -11,9 +11,9 @@ import requests
 from airflow_provider_batch.clients.armada.client import (
     ArmadaAsyncIOClient,
     ArmadaClient,
+    ArmadaJobState,
     ArmadaRpcError,
     EventType,
-    JobState,
 )
 from airflow_provider_batch.common.channel import CallCredentials, GrpcChannelArguments
 from airflow_provider_batch.common.retry import RetryPolicy
@@ -74,8 +74,10 @@ def test_submit_follow_status_details_errors_and_logs(client, armada_queue):
     assert seen[bad][-1] is EventType.failed
 
     states = client.get_job_status([ok, bad, "01UNKNOWNJOB0000000000000"]).job_states
-    assert JobState(states[ok]) is JobState.SUCCEEDED and JobState(states[bad]) is JobState.FAILED
-    assert JobState(states["01UNKNOWNJOB0000000000000"]) is JobState.UNKNOWN
+    assert (
+        ArmadaJobState(states[ok]) is ArmadaJobState.SUCCEEDED and ArmadaJobState(states[bad]) is ArmadaJobState.FAILED
+    )
+    assert ArmadaJobState(states["01UNKNOWNJOB0000000000000"]) is ArmadaJobState.UNKNOWN
     assert "code 3" in client.get_job_errors([bad]).job_errors[bad]
     details = client.get_job_details([ok]).job_details[ok]
     assert details.queue == armada_queue and details.jobset == job_set and details.job_runs
@@ -138,10 +140,10 @@ async def test_asyncio_client_does_the_same(armada_emulator, armada_queue):
     async for message in stream:
         event = client.unmarshal_event_response(message)
         if event.state is not None and event.state.is_terminal():
-            assert event.state is JobState.SUCCEEDED
+            assert event.state is ArmadaJobState.SUCCEEDED
             break
     client.unwatch_events(stream)
-    assert JobState((await client.get_job_status([job_id])).job_states[job_id]) is JobState.SUCCEEDED
+    assert ArmadaJobState((await client.get_job_status([job_id])).job_states[job_id]) is ArmadaJobState.SUCCEEDED
     assert [line.line for line in await client.get_job_logs(job_id)] == ["async"]
     await channel.close()
 
@@ -168,7 +170,7 @@ def test_twenty_jobs_survive_a_thirty_percent_fault_rate():
         assert all(events[-1] is EventType.succeeded for events in seen.values())
         assert all(events.count(EventType.submitted) == 1 for events in seen.values())
         states = client.get_job_status(job_ids).job_states
-        assert {JobState(s) for s in states.values()} == {JobState.SUCCEEDED}
+        assert {ArmadaJobState(s) for s in states.values()} == {ArmadaJobState.SUCCEEDED}
         channel.close()
         faults = requests.get(f"{emulators.admin}/faults", timeout=5).json()["armada"]
         assert faults.get("/api.Submit/SubmitJobs", 0) > 0, f"no submit was faulted, the test proves nothing: {faults}"

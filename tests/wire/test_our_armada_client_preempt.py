@@ -10,7 +10,7 @@ import uuid
 import pytest
 from test_our_armada_client import follow_to_end, pod
 
-from airflow_provider_batch.clients.armada.client import ArmadaAsyncIOClient, ArmadaClient, EventType, JobState
+from airflow_provider_batch.clients.armada.client import ArmadaAsyncIOClient, ArmadaClient, ArmadaJobState, EventType
 from airflow_provider_batch.common.channel import CallCredentials, GrpcChannelArguments
 
 pytestmark = pytest.mark.wire
@@ -28,7 +28,7 @@ def submit_sleepers(client: ArmadaClient, queue: str, job_set: str, count: int) 
 
 def wait_running(client: ArmadaClient, job_ids: list[str]) -> None:
     deadline = time.monotonic() + 20
-    while {JobState(s) for s in client.get_job_status(job_ids).job_states.values()} != {JobState.RUNNING}:
+    while {ArmadaJobState(s) for s in client.get_job_status(job_ids).job_states.values()} != {ArmadaJobState.RUNNING}:
         assert time.monotonic() < deadline, "the jobs never ran"
         time.sleep(0.05)
 
@@ -42,7 +42,7 @@ def test_the_sync_client_preempts_a_running_job(armada_emulator, armada_queue) -
         wait_running(client, [job_id])
         result = client.preempt_jobs(armada_queue, job_set, job_id, reason="make room")
         assert dict(result.preemption_results) == {job_id: ""}
-        assert JobState(client.get_job_status([job_id]).job_states[job_id]) is JobState.PREEMPTED
+        assert ArmadaJobState(client.get_job_status([job_id]).job_states[job_id]) is ArmadaJobState.PREEMPTED
         assert follow_to_end(client, armada_queue, job_set, {job_id})[job_id][-1] is EventType.preempted
     finally:
         channel.close()
@@ -60,7 +60,7 @@ async def test_the_asyncio_client_preempts_several(armada_emulator, armada_queue
         result = await ArmadaAsyncIOClient(channel).preempt_jobs(armada_queue, job_set, job_ids)
         assert dict(result.preemption_results) == {job_id: "" for job_id in job_ids}
         states = sync_client.get_job_status(job_ids).job_states
-        assert {JobState(states[job_id]) for job_id in job_ids} == {JobState.PREEMPTED}
+        assert {ArmadaJobState(states[job_id]) for job_id in job_ids} == {ArmadaJobState.PREEMPTED}
     finally:
         await channel.close()
         sync_channel.close()

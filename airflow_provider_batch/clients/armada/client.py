@@ -36,7 +36,7 @@ from airflow_provider_batch.clients.armada import requests as req
 from airflow_provider_batch.clients.armada.requests import ArmadaRpcError, is_transient
 from airflow_provider_batch.clients.armada.spec import build_job_request_item
 from airflow_provider_batch.clients.armada.streams import AsyncEventStream, EventStream
-from airflow_provider_batch.clients.armada.types import ArmadaJobState, Event, EventType, JobState
+from airflow_provider_batch.clients.armada.types import ArmadaJobState, Event, EventType
 from airflow_provider_batch.common.retry import NO_RETRY, RetryPolicy
 
 __all__ = [
@@ -46,7 +46,6 @@ __all__ = [
     "ArmadaRpcError",
     "Event",
     "EventType",
-    "JobState",  # the original armada_client name of ArmadaJobState
 ]
 
 T = TypeVar("T")

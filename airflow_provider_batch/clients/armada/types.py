@@ -42,7 +42,6 @@ _TERMINAL = frozenset(
     }
 )
 assert {s.name: s.value for s in ArmadaJobState} == dict(submit_pb2.JobState.items())
-JobState = ArmadaJobState  # the original armada_client name, for the compat modules that mirror it
 
 
 class EventType(str, enum.Enum):

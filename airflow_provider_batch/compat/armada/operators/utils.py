@@ -24,7 +24,8 @@ from typing import Any, Protocol
 import grpc
 from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
-from airflow_provider_batch.clients.jobservice import JobServiceAsyncIOClient, JobServiceClient, JobState
+from airflow_provider_batch.clients.jobservice import JobServiceAsyncIOClient, JobServiceClient
+from airflow_provider_batch.clients.jobservice import JobServiceState as JobState  # the original name
 from airflow_provider_batch.common.retry import RetryPolicy
 from airflow_provider_batch.common.states import JobState as CommonState
 from airflow_provider_batch.common.states import JobStatus
