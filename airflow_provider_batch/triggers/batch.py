@@ -24,6 +24,7 @@ class BatchJobTrigger(BaseTrigger):
     unknown_grace_period: seconds the scheduler may answer "unknown job" (e.g. Armada before ingestion) before
     the trigger gives up with an "error" event; counted from `submitted_at` (epoch seconds), or from the first
     unknown answer.
+    cancel_with: other jobs of the same task (JobRef JSON), cancelled with this one in `on_kill`.
     where: where to ask (`WhereToAsk.to_json()`: this triggerer's cache, a job service, or the scheduler); when
     absent, the triggerer's `[batch] jobservice_conn_id` decides, as `WhereToAsk.default_for` does.
 
@@ -40,9 +41,11 @@ class BatchJobTrigger(BaseTrigger):
         unknown_grace_period: float = 300.0,
         submitted_at: float | None = None,
         where: dict[str, Any] | None = None,
+        cancel_with: list[dict[str, Any]] | None = None,
     ) -> None:
         super().__init__()
         self.job = JobRef.from_json(job).to_json()
+        self.cancel_with = [JobRef.from_json(other).to_json() for other in cancel_with or []]
         self.where = WhereToAsk.from_json(where).to_json() if where else None
         self.poll_interval = float(poll_interval)
         self.deadline = deadline
@@ -59,6 +62,7 @@ class BatchJobTrigger(BaseTrigger):
                 "unknown_grace_period": self.unknown_grace_period,
                 "submitted_at": self.submitted_at,
                 "where": self.where,
+                "cancel_with": self.cancel_with,
             },
         )
 
@@ -116,10 +120,14 @@ class BatchJobTrigger(BaseTrigger):
         }
 
     async def on_kill(self) -> None:
-        """A user marked the deferred task failed or success, or cleared it: stop the job too."""
-        job = JobRef.from_json(self.job)
-        source = open_source(self._where(job), job)
-        try:
-            await source.cancel(job, "the Airflow task was stopped by a user")
-        finally:
-            await source.close()
+        """A user marked the deferred task failed or success, or cleared it: stop the job too (and the jobs that
+        share its task, `cancel_with`)."""
+        for data in [self.job, *self.cancel_with]:
+            job = JobRef.from_json(data)
+            source = open_source(self._where(job), job)
+            try:
+                await source.cancel(job, "the Airflow task was stopped by a user")
+            except Exception as error:  # the others are still cancelled
+                self.log.error("Could not cancel %s job %s: %s", job.backend, job.job_id, error)
+            finally:
+                await source.close()

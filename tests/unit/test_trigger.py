@@ -153,3 +153,19 @@ def test_serialize_round_trips_through_airflow_serde():
 def test_refuses_a_job_reference_without_an_id():
     with pytest.raises(ValueError, match="job_id"):
         BatchJobTrigger({"backend": "armada", "conn_id": "c"})
+
+
+async def test_on_kill_cancels_the_jobs_that_share_the_task_even_when_one_cancel_fails(monkeypatch):
+    class Refusing(FakeSource):
+        async def cancel(self, job, reason):
+            await super().cancel(job, reason)
+            if job.job_id == "02JOB":
+                raise RuntimeError("already gone")
+
+    source = Refusing([JobStatus(JobState.RUNNING)])
+    with_source(monkeypatch, source)
+    others = [JobRef("armada", "c", job_id, {}).to_json() for job_id in ("02JOB", "03JOB")]
+    trigger = BatchJobTrigger(JOB, cancel_with=others)
+    assert trigger.serialize()[1]["cancel_with"] == others
+    await trigger.on_kill()
+    assert [job_id for job_id, _ in source.cancelled] == ["01JOB", "02JOB", "03JOB"]

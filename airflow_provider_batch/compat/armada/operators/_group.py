@@ -11,7 +11,8 @@ A list of several items is still run as the original did, with no second lifecyc
   takes as long as the slowest); deferrable, the core trigger on one unfinished job at a time, re-deferring on the
   next when it fires (one trigger per task, as for a single job).
 - finish: the task succeeds when every job succeeded; otherwise it fails naming each job that did not (without
-  retries when every one was rejected by Armada), and `on_kill` cancels them all.
+  retries when every one was rejected by Armada), and `on_kill` cancels them all (deferred: the trigger carries
+  the other jobs in `cancel_with`).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from airflow_provider_batch.common.jobref import JobRef
 from airflow_provider_batch.common.reattach import should_reattach
 from airflow_provider_batch.common.states import JobState, JobStatus
 from airflow_provider_batch.operators.base_keys import XCOM_JOB, XCOM_JOB_URL
+from airflow_provider_batch.triggers.batch import BatchJobTrigger
 
 if TYPE_CHECKING:
     from airflow_provider_batch.hooks.armada import ArmadaHook, ArmadaSubmission
@@ -146,8 +148,11 @@ class JobGroupMixin:
     ) -> None:
         state = {"group": [j.to_json() for j in group], "deadline": deadline, "reported": reported}
         context["ti"].xcom_push(key=XCOM_GROUP, value=state)
+        trigger = self.build_trigger(job, deadline)  # type: ignore[attr-defined]
+        if isinstance(trigger, BatchJobTrigger):  # a user stopping the task stops every job of the group
+            trigger.cancel_with = [other.to_json() for other in group if other.job_id != job.job_id]
         self.defer(  # type: ignore[attr-defined]
-            trigger=self.build_trigger(job, deadline),  # type: ignore[attr-defined]
+            trigger=trigger,
             method_name=GROUP_METHOD,
             kwargs=state,
         )
