@@ -7,8 +7,9 @@ For each N and each operator: a fresh emulator and a fresh distributed Airflow (
 inherits another's heap or rows) from the venv `benchmarks/official_venv.py` makes (Airflow 3.2.x: armada-airflow
 pins < 3.3), one run of the DAG `benchmarks/dags_distributed/bench_armada.py` mapping N tasks. Per run:
 
-- scheduler calls per poll interval: the Armada emulator's /stats, every call but SubmitJobs, over the run's wall
-  time in poll intervals (and the busiest single interval);
+- scheduler calls per poll interval: the Armada emulator's /stats, every call but SubmitJobs (status reads, the
+  lookup before a submission, log reads, event streams opened), over the run's wall time in poll intervals; of them
+  GetJobStatus and GetJobDetails alone; and the busiest single interval;
 - worker task starts: Airflow's own StatsD counter `ti.start.<dag_id>.armada`, which the task runner increments at
   every start of a task instance in a worker (first start and each resume after a deferral), received by a listener
   of this process; the Celery result backend's rows (one per Celery task run) are kept beside it as a cross-check;
@@ -50,6 +51,7 @@ from airflow_provider_batch.clients.armada.client import ArmadaClient  # noqa: E
 from airflow_provider_batch.common.channel import CallCredentials, GrpcChannelArguments  # noqa: E402
 from airflow_provider_batch.emulators import LaunchedEmulators, launch  # noqa: E402
 from airflow_provider_batch.emulators.connections import armada_connection  # noqa: E402
+from benchmarks.distributed_report import percentile, ratios, table  # noqa: E402
 from benchmarks.distributed_sampling import Sampler, StatsdCounter  # noqa: E402
 from benchmarks.official_venv import ROOT as CHECKOUT  # noqa: E402
 from benchmarks.official_venv import official_python  # noqa: E402
@@ -61,13 +63,6 @@ QUEUE = "bench"
 OPERATORS = {"ours": "bench_ours", "official": "bench_official"}
 SUBMIT = "/api.Submit/SubmitJobs"
 STATUS_METHODS = {"/api.Jobs/GetJobStatus", "/api.Jobs/GetJobDetails"}
-
-
-def percentile(values: Sequence[float], q: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
 def when(iso: str | None) -> float | None:
@@ -202,46 +197,6 @@ def run_one(operator: str, n: int, args: argparse.Namespace) -> dict[str, Any]:
         "latencies_measured": len(delays),
         "sampler_errors": sampler.errors[:5],
     }
-
-
-# (key, column title, format): the table's columns, and the metrics the ratios and the charts are made of
-METRICS = (
-    ("calls_per_interval", "scheduler calls / interval", "{:.1f}"),
-    ("peak_calls_in_an_interval", "busiest interval", "{:.0f}"),
-    ("worker_task_starts", "worker task starts", "{:.0f}"),
-    ("triggerer_cpu_s", "triggerer CPU s", "{:.1f}"),
-    ("triggerer_peak_rss_mb", "triggerer peak RSS MB", "{:.0f}"),
-    ("latency_median_s", "job end to success median s", "{:.1f}"),
-    ("latency_p95_s", "p95 s", "{:.1f}"),
-    ("latency_max_s", "max s", "{:.1f}"),
-    ("wall_s", "wall s", "{:.0f}"),
-)
-
-
-def table(rows: Sequence[dict[str, Any]]) -> list[str]:
-    header = ["operator", "N", "run", *(title for _, title, _ in METRICS), "Celery task runs"]
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    for r in rows:
-        cells = [r["operator"], str(r["n"]), f"{r['state']} ({r['succeeded']}/{r['n']})"]
-        cells += [fmt.format(r[key]) for key, _, fmt in METRICS] + [str(r["celery_task_runs"])]
-        lines.append("| " + " | ".join(cells) + " |")
-    return lines
-
-
-def ratios(rows: Sequence[dict[str, Any]]) -> list[str]:
-    """official / ours, per N and metric: the headline."""
-    by = {(r["operator"], r["n"]): r for r in rows}
-    ns = sorted({r["n"] for r in rows if ("ours", r["n"]) in by and ("official", r["n"]) in by})
-    header = ["N", *(title for _, title, _ in METRICS)]
-    lines = ["| official / ours: " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    for n in ns:
-        ours, official = by[("ours", n)], by[("official", n)]
-        cells = [str(n)]
-        for key, _, _ in METRICS:
-            base = float(ours[key])
-            cells.append(f"{float(official[key]) / base:.1f}x" if base else "n/a")
-        lines.append("| " + " | ".join(cells) + " |")
-    return lines
 
 
 def draw(json_path: Path, label: str) -> None:

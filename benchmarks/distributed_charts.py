@@ -15,6 +15,7 @@ from typing import Any
 # key -> (title, unit); the keys of benchmarks/distributed.py's rows
 CHARTS = {
     "calls_per_interval": ("Scheduler calls per poll interval", "calls"),
+    "status_calls_per_interval": ("GetJobStatus + GetJobDetails per poll interval", "calls"),
     "worker_task_starts": ("Worker task starts (Airflow's ti.start)", "starts"),
     "triggerer_cpu_s": ("Triggerer CPU over the run (both triggerers)", "CPU seconds"),
     "triggerer_peak_rss_mb": ("Triggerer peak RSS (the larger one)", "MB"),
