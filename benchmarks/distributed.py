@@ -172,6 +172,8 @@ def run_one(operator: str, n: int, args: argparse.Namespace) -> dict[str, Any]:
         if job_id in job_end and success is not None:
             delays.append(success - job_end[job_id])
     rss_start, rss_peak = sampler.triggerer_rss(began, ended)
+    # how fast the workers took the N tasks at first (a task instance keeps its first start_date across deferrals)
+    starts = sorted(t for t in (when(ti.get("start_date")) for ti in tis) if t is not None)
     return {
         "operator": operator,
         "n": n,
@@ -195,6 +197,7 @@ def run_one(operator: str, n: int, args: argparse.Namespace) -> dict[str, Any]:
         "latency_p95_s": percentile(delays, 0.95),
         "latency_max_s": max(delays) if delays else float("nan"),
         "latencies_measured": len(delays),
+        "first_starts_span_s": starts[-1] - starts[0] if starts else float("nan"),
         "sampler_errors": sampler.errors[:5],
     }
 
