@@ -169,3 +169,20 @@ async def test_on_kill_cancels_the_jobs_that_share_the_task_even_when_one_cancel
     assert trigger.serialize()[1]["cancel_with"] == others
     await trigger.on_kill()
     assert [job_id for job_id, _ in source.cancelled] == ["01JOB", "02JOB", "03JOB"]
+
+
+def test_every_trigger_is_rebuilt_from_what_it_serializes():
+    """Airflow rebuilds a trigger as `cls(**kwargs)` from `serialize()`: every subclass must take every key."""
+    import importlib
+
+    importlib.import_module("airflow_provider_batch.compat.armada.operators.armada_deferrable")
+    classes = [BatchJobTrigger, *BatchJobTrigger.__subclasses__()]
+    assert len(classes) > 1
+    for cls in classes:
+        trigger = BatchJobTrigger(JOB, cancel_with=[JOB], where={"ask": "scheduler"}, deadline=1.0)
+        if cls is not BatchJobTrigger:
+            trigger = cls(job_id="01JOB", job=JOB, cancel_with=[JOB], where={"ask": "scheduler"}, deadline=1.0)
+        classpath, kwargs = trigger.serialize()
+        module, _, name = classpath.rpartition(".")
+        rebuilt = getattr(importlib.import_module(module), name)(**kwargs)
+        assert rebuilt.serialize() == (classpath, kwargs)

@@ -37,7 +37,7 @@ class ArmadaJobCompleteTrigger(BatchJobTrigger):
         cache). poll_interval: seconds between questions (30, as the original).
     job: the job reference (`JobRef.to_json()`) when the operator knows it (its connection, for cancelling);
         otherwise the job is an `armada` job of connection `armada_default`. deadline, unknown_grace_period,
-        submitted_at: as on BatchJobTrigger.
+        submitted_at, where, cancel_with: as on BatchJobTrigger.
     """
 
     def __init__(
@@ -53,6 +53,7 @@ class ArmadaJobCompleteTrigger(BatchJobTrigger):
         unknown_grace_period: float = 300.0,
         submitted_at: float | None = None,
         where: dict[str, Any] | None = None,
+        cancel_with: list[dict[str, Any]] | None = None,
     ) -> None:
         if job is None:
             job = JobRef(
@@ -65,7 +66,7 @@ class ArmadaJobCompleteTrigger(BatchJobTrigger):
         )
         if where is None:
             where = WhereToAsk.job_service(channel=spec).to_json() if spec else WhereToAsk().to_json()
-        super().__init__(job, poll_interval, deadline, unknown_grace_period, submitted_at, where)
+        super().__init__(job, poll_interval, deadline, unknown_grace_period, submitted_at, where, cancel_with)
         self.job_id = job_id
         self.armada_queue = armada_queue
         self.job_set_id = job_set_id
