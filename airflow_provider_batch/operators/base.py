@@ -30,13 +30,12 @@ from airflow_provider_batch.common.jobref import JobRef
 from airflow_provider_batch.common.limits import check_poll_interval
 from airflow_provider_batch.common.reattach import ReattachPolicy, check_policy, should_reattach
 from airflow_provider_batch.common.states import JobState, JobStatus
-from airflow_provider_batch.common.wait import FIRST_POLL, Finish, WaitPolicy
+from airflow_provider_batch.common.wait import FIRST_POLL, OUTCOMES, Finish, WaitPolicy
 from airflow_provider_batch.hooks.base import BatchHook
 from airflow_provider_batch.operators.base_keys import STATE_STORE_KEY, XCOM_JOB, XCOM_JOB_URL
 from airflow_provider_batch.triggers.batch import BatchJobTrigger
 from airflow_provider_batch.triggers.where import WhereToAsk, configured_jobservice
 
-EVENT_STATUSES = frozenset({"success", "failed", "cancelled", "error", "timeout"})
 HookT = TypeVar("HookT", bound=BatchHook)
 
 
@@ -143,7 +142,7 @@ class BatchJobOperator(BaseOperator, Generic[HookT]):
             return self._execute_complete(event)
 
     def _execute_complete(self, event: dict[str, Any] | None) -> dict[str, Any]:
-        if not isinstance(event, dict) or event.get("status") not in EVENT_STATUSES or "job" not in event:
+        if not isinstance(event, dict) or event.get("status") not in OUTCOMES or "job" not in event:
             raise AirflowException(f"the trigger sent an event this operator does not understand: {event!r}")
         job = self._job = JobRef.from_json(event["job"])
         if event["status"] == "timeout":

@@ -89,9 +89,6 @@ async def _cancel(job: JobRef, reason: str) -> None:
 class CachedStatusSource:
     """Reads states from the embedded cache of this event loop."""
 
-    def __init__(self, job: JobRef) -> None:
-        self._job = job
-
     async def status(self, job: JobRef, poll_interval: float) -> JobStatus:
         return await shared_cache().status(job, poll_interval)
 
@@ -133,7 +130,7 @@ class RemoteStatusSource:
     Armada connection, as the original job service did.
     """
 
-    def __init__(self, job: JobRef, conn_id: str = "", channel: ChannelSpec | None = None) -> None:
+    def __init__(self, conn_id: str = "", channel: ChannelSpec | None = None) -> None:
         self._conn_id, self._channel_spec = conn_id, channel
         self._channel: grpc.aio.Channel | None = None
         self._service_hook: JobServiceHook | None = None

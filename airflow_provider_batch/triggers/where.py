@@ -111,5 +111,5 @@ def open_source(where: WhereToAsk, job: JobRef) -> StatusSource:
         return DirectStatusSource(job)
     if where.ask == JOBSERVICE:
         channel = ChannelSpec.from_key(where.jobservice_channel) if where.jobservice_channel else None
-        return RemoteStatusSource(job, where.jobservice_conn_id, channel)
-    return CachedStatusSource(job)
+        return RemoteStatusSource(where.jobservice_conn_id, channel)
+    return CachedStatusSource()

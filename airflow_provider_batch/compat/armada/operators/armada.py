@@ -114,11 +114,13 @@ class ArmadaOperator(JobGroupMixin, CoreArmadaOperator):
 
     @cached_property
     def hook(self) -> ArmadaHook:
-        hook = ArmadaHook(self.armada_conn_id)
-        if self.armada_client is not None and self.armada_channel_args is None:
-            hook = ClientObjectHook(self.armada_conn_id, self.armada_client)
-        elif self.armada_channel_args is not None:
+        hook: ArmadaHook
+        if self.armada_channel_args is not None:
             hook = ArmadaChannelHook(self.armada_conn_id, ChannelSpec.from_json(self.armada_channel_args))
+        elif self.armada_client is not None:
+            hook = ClientObjectHook(self.armada_conn_id, self.armada_client)
+        else:
+            hook = ArmadaHook(self.armada_conn_id)
         if self.lookout_url_template:
             settings = dataclasses.replace(hook.settings, lookout_url_template=self.lookout_url_template)
             hook.__dict__["settings"] = settings  # the task's template wins over the connection's
