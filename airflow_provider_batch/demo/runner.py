@@ -142,7 +142,7 @@ def summary_row(
 def parse_args(argv: Sequence[str] | None, known: Sequence[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m airflow_provider_batch.demo", description=__doc__.split("\n")[0])
     parser.add_argument("dags", nargs="*", default=list(known), help=f"DAG ids (default: {' '.join(known)})")
-    parser.add_argument("--timeout", type=float, default=240.0, help="seconds each `airflow dags test` may take")
+    parser.add_argument("--timeout", type=float, default=480.0, help="seconds each `airflow dags test` may take")
     parser.add_argument("--no-logs", action="store_true", help="do not print the jobs' log lines")
     return parser.parse_args(argv)
 
