@@ -74,6 +74,10 @@ class BatchHook(BaseHook, Generic[RequestT]):
 
     backend: str = ""
     conn_type: str = ""
+    # How many batched status reads (`aget_statuses`) the cache makes per poll interval for jobs not followed on a
+    # stream. A job's end reaches its trigger on average interval / (2 x this) after it happens; each read costs a
+    # handful of calls whatever the number of jobs, so a backend with no stream of its own may read more than once.
+    sweeps_per_interval: int = 1
 
     def __init__(self, conn_id: str, **kwargs: Any) -> None:
         super().__init__(**kwargs)

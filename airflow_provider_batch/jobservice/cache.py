@@ -93,6 +93,7 @@ class JobWatcher:
         self._last_answer = time.monotonic()
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._sweeps = max(1, hook.sweeps_per_interval)
         self.polls = 0
 
     def watch(
@@ -164,9 +165,9 @@ class JobWatcher:
                 self._last_answer = time.monotonic()
                 await self._apply(answers)
             all_followed = bool(pending) and followed >= len(pending)
-            # Polls start one interval apart, however long the last one took (a slow scheduler must not stretch
+            # Polls start one period apart, however long the last one took (a slow scheduler must not stretch
             # the time from a job's end to its trigger's event beyond one interval).
-            period = self.interval * (FOLLOWED_POLL_FACTOR if all_followed else 1)
+            period = self.interval * FOLLOWED_POLL_FACTOR if all_followed else self.interval / self._sweeps
             await self._sleep(max(MIN_INTERVAL / 5, period - (time.monotonic() - started)))
         self._stop_following(set())
         self._on_idle()

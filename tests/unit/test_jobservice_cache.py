@@ -16,6 +16,7 @@ from airflow_provider_batch.jobservice.cache import JobServiceCache
 
 class FakeHook:
     backend = "armada"
+    sweeps_per_interval = 1
 
     def __init__(self, conn_id, script=None):
         self.conn_id = conn_id
@@ -65,6 +66,22 @@ async def test_many_jobs_one_call_per_interval(hooks):
     assert len(made["c"].calls) <= 2
     for watcher in cache.watchers.values():
         await watcher.aclose()
+
+
+async def test_a_hook_with_two_sweeps_per_interval_is_read_twice_as_often():
+    """Qarnot and Apolo (no stream) are read twice per poll interval: a job's end is seen in a quarter interval on
+    average, not half; Armada (sweeps_per_interval 1) once."""
+    counts = {}
+    for sweeps in (1, 2):
+        hook = FakeHook("c")
+        hook.sweeps_per_interval = sweeps
+        cache = JobServiceCache(lambda _job, hook=hook: hook)
+        await cache.status(job(1), 1.0)
+        await asyncio.sleep(3.2)
+        counts[sweeps] = len(hook.calls)
+        await cache.aclose()
+    assert counts[1] in (4, 5)  # the first read, then one per second
+    assert counts[2] in (7, 8, 9)  # the first read, then one per half second
 
 
 async def test_one_watcher_per_connection(hooks):
