@@ -157,6 +157,12 @@ class BatchJobOperator(BaseOperator, Generic[HookT]):
         if self._job is not None:
             self._cancel(self._job, "the Airflow task was killed")
 
+    def _hand_over(self) -> None:
+        """The trigger owns the job from now on (it cancels it if a user stops the deferred task): this process must
+        no longer cancel it when killed. Airflow kills a task process whose deferral it has already recorded when
+        the process's own report of it timed out ("the task shouldn't be running anymore"); the job must go on."""
+        self._job = None
+
     # -- steps -------------------------------------------------------------------------------------------------
 
     @contextmanager
@@ -243,8 +249,10 @@ class BatchJobOperator(BaseOperator, Generic[HookT]):
 
     def _defer(self, job: JobRef) -> NoReturn:
         deadline = time.time() + self.timeout if self.timeout else None
+        trigger = self.build_trigger(job, deadline)
+        self._hand_over()
         self.defer(
-            trigger=self.build_trigger(job, deadline),
+            trigger=trigger,
             method_name=self.resume_method,
             kwargs=self.resume_kwargs(job),
             # A backstop only: the trigger fires its own "timeout" event first, so that the job gets cancelled.

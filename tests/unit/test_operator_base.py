@@ -213,6 +213,18 @@ def test_on_kill_cancels_the_submitted_job(hook):
     assert hook.cancel_job.call_args.args[0] == ref()
 
 
+def test_a_deferred_job_belongs_to_its_trigger_and_a_later_kill_does_not_cancel_it(hook):
+    """Seen at 1000 deferred tasks on a busy Airflow 3.2: the worker's report of the deferral timed out, Airflow
+    (which had recorded it) told the process it should not be running and killed it; its on_kill cancelled a job
+    whose trigger was already waiting on it, and the task failed with "ended CANCELLED"."""
+    hook.get_status.side_effect = [RUNNING]
+    op = operator(deferrable=True)
+    with pytest.raises(TaskDeferred):
+        op.execute(context())
+    op.on_kill()
+    hook.cancel_job.assert_not_called()
+
+
 def test_wait_for_completion_false_returns_at_once(hook):
     result = operator(wait_for_completion=False).execute(context())
     assert result["state"] == "queued"

@@ -200,6 +200,9 @@ def test_several_items_deferred_wait_for_each_in_turn(
     with pytest.raises(TaskDeferred) as deferred:
         operator.execute(ctx)
     job_ids = pushed(ctx)["job_ids"]
+    cancels = armada_emulator.stats().get("/api.Submit/CancelJobs", 0)
+    operator.on_kill()  # the worker killed after the deferral: the trigger owns the jobs, nothing is cancelled
+    assert armada_emulator.stats().get("/api.Submit/CancelJobs", 0) == cancels
     resumes = 0
     while True:
         event = run_trigger(type(deferred.value.trigger)(**deferred.value.trigger.serialize()[1]))

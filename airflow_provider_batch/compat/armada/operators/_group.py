@@ -151,6 +151,7 @@ class JobGroupMixin:
         trigger = self.build_trigger(job, deadline)  # type: ignore[attr-defined]
         if isinstance(trigger, BatchJobTrigger):  # a user stopping the task stops every job of the group
             trigger.cancel_with = [other.to_json() for other in group if other.job_id != job.job_id]
+        self._hand_over()
         self.defer(  # type: ignore[attr-defined]
             trigger=trigger,
             method_name=GROUP_METHOD,
@@ -216,6 +217,11 @@ class JobGroupMixin:
     def _cancel_group(self) -> None:
         for job in getattr(self, "_group", None) or []:
             self._cancel(job, "the Airflow task was killed")  # type: ignore[attr-defined]
+
+    def _hand_over(self) -> None:
+        """Deferring: the trigger owns the group's jobs now (it cancels them all if a user stops the task)."""
+        self._group = []
+        super()._hand_over()  # type: ignore[misc]
 
 
 __all__ = ["GROUP_METHOD", "ItemIdentity", "JobGroupMixin"]
