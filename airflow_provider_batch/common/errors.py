@@ -48,6 +48,16 @@ class InvalidJobSpecError(BatchProviderError, ValueError):
         super().__init__(text)
 
 
+class ConnectionSettingsError(BatchProviderError, ValueError):
+    """An Airflow connection's fields or extras cannot be used (an empty host, a malformed extra); nothing was sent.
+    No retry can get past it until someone edits the connection."""
+
+    def __init__(self, conn_id: str, problem: str) -> None:
+        self.conn_id = conn_id
+        self.problem = problem
+        super().__init__(f"connection {conn_id!r} is not usable: {problem}")
+
+
 class SchedulerError(BatchProviderError):
     """The scheduler refused or failed a call. `message` is the scheduler's own words.
 

@@ -98,7 +98,7 @@ class ArmadaHook(BatchHook[ArmadaSubmission]):
 
     @cached_property
     def settings(self) -> ArmadaSettings:
-        return ArmadaSettings.from_connection(self.get_connection(self.conn_id))
+        return self.read_connection(ArmadaSettings.from_connection)
 
     @cached_property
     def client(self) -> ArmadaClient:

@@ -29,17 +29,19 @@ from __future__ import annotations
 
 import asyncio
 from abc import abstractmethod
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any, Generic, TypeVar
 
 from airflow.sdk import BaseHook
 
+from airflow_provider_batch.common.errors import ConnectionSettingsError
 from airflow_provider_batch.common.identity import JobIdentity
 from airflow_provider_batch.common.jobref import JobRef
 from airflow_provider_batch.common.states import JobStatus
 from airflow_provider_batch.hooks.forms import connection_form_widgets, ui_field_behaviour
 
 RequestT = TypeVar("RequestT")
+SettingsT = TypeVar("SettingsT")
 
 TRUE_STRINGS = frozenset({"true", "1", "yes", "on"})
 FALSE_STRINGS = frozenset({"false", "0", "no", "off", ""})
@@ -82,6 +84,18 @@ class BatchHook(BaseHook, Generic[RequestT]):
     def __init__(self, conn_id: str, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.conn_id = conn_id
+
+    def read_connection(self, read: Callable[[Any], SettingsT], conn_id: str | None = None) -> SettingsT:
+        """`read(connection)` for the hook's connection (or `conn_id`'s); a field or extra it cannot use becomes a
+        ConnectionSettingsError naming the connection (the operator fails the task at once: a retry cannot help)."""
+        conn_id = conn_id or self.conn_id
+        connection = self.get_connection(conn_id)
+        try:
+            return read(connection)
+        except ConnectionSettingsError:
+            raise
+        except (ValueError, TypeError) as error:
+            raise ConnectionSettingsError(conn_id, str(error)) from None
 
     @classmethod
     def for_job(cls, conn_id: str, details: Mapping[str, str]) -> BatchHook[RequestT]:

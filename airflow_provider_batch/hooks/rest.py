@@ -48,7 +48,7 @@ class RestHook(BatchHook[RequestT], Generic[RequestT, SettingsT, ClientT, AsyncC
 
     @cached_property
     def settings(self) -> SettingsT:
-        settings: SettingsT = self.settings_class.from_connection(self.get_connection(self.conn_id))
+        settings: SettingsT = self.read_connection(self.settings_class.from_connection)
         return settings
 
     @cached_property

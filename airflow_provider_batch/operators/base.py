@@ -19,6 +19,7 @@ from airflow.sdk.exceptions import AirflowException, AirflowFailException
 from airflow.triggers.base import BaseTrigger
 
 from airflow_provider_batch.common.errors import (
+    ConnectionSettingsError,
     InvalidJobSpecError,
     SchedulerError,
     is_permanent,
@@ -168,12 +169,15 @@ class BatchJobOperator(BaseOperator, Generic[HookT]):
     @contextmanager
     def _failing_at_once_on_permanent_errors(self) -> Iterator[None]:
         """A refusal no retry can fix (wrong token, unknown queue or project, no permission, quota or credits used
-        up, a request the scheduler calls invalid) fails the task at once, naming the connection and the fix on a
-        short first line. Other errors go on to Airflow's retries as they are."""
+        up, a request the scheduler calls invalid, a connection whose fields cannot be used) fails the task at once,
+        naming the connection and the fix on a short first line. Other errors go on to Airflow's retries as they
+        are."""
         try:
             yield
         except InvalidJobSpecError as error:  # refused by a client check after build_request: no retry can fix it
             raise AirflowFailException(f"Invalid job request: {error}") from None
+        except ConnectionSettingsError as error:  # nothing was sent; a retry reads the same connection
+            raise AirflowFailException(f"{error}. Fix the connection, then clear the task.") from None
         except SchedulerError as error:
             if not is_permanent(error):
                 raise

@@ -3,6 +3,7 @@ import json
 import pytest
 
 from airflow_provider_batch.clients.armada.types import ArmadaJobState as ArmadaState
+from airflow_provider_batch.common.errors import ConnectionSettingsError
 from airflow_provider_batch.common.jobref import JobRef
 from airflow_provider_batch.common.states import JobState
 from airflow_provider_batch.hooks.armada import STATE_TABLE, ArmadaHook, to_job_status
@@ -39,6 +40,13 @@ def test_bad_values_name_the_field(monkeypatch):
         _ = set_conn(monkeypatch, "armada://armada.local:443/?tls=maybe").settings
     with pytest.raises(ValueError, match="host is empty"):
         _ = set_conn(monkeypatch, json.dumps({"conn_type": "armada"})).settings
+
+
+def test_an_unusable_connection_is_a_connection_settings_error_naming_it(monkeypatch):
+    hook = set_conn(monkeypatch, "armada://armada.local:443/?tls=maybe")
+    with pytest.raises(ConnectionSettingsError, match="connection 'armada_test' is not usable: .*tls") as raised:
+        _ = hook.settings
+    assert raised.value.conn_id == "armada_test"
 
 
 def test_every_armada_state_has_a_common_state():

@@ -119,6 +119,13 @@ def test_a_job_over_at_the_first_poll_still_gets_its_logs_copied(hook, deferrabl
     assert "[01JOB] starting" in copied and "[01JOB] boom" in copied
 
 
+def test_an_unusable_connection_fails_at_once_naming_it(monkeypatch):
+    """A malformed extra is not something a retry can get past: fail now, say which connection and which field."""
+    monkeypatch.setenv("AIRFLOW_CONN_ARMADA_BROKEN", "armada://armada.local:443/?tls=maybe")
+    with pytest.raises(AirflowFailException, match=r"connection 'armada_broken' is not usable: .*tls.*Fix the conn"):
+        operator(armada_conn_id="armada_broken").execute(context())
+
+
 def test_invalid_request_fails_without_retry_and_submits_nothing(hook):
     bad = {"containers": [{"name": "main", "image": "x"}]}
     with pytest.raises(AirflowFailException, match=r"job_request.containers\[0\].resources"):
