@@ -44,7 +44,7 @@ def test_bad_values_name_the_field(monkeypatch):
 
 def test_an_unusable_connection_is_a_connection_settings_error_naming_it(monkeypatch):
     hook = set_conn(monkeypatch, "armada://armada.local:443/?tls=maybe")
-    with pytest.raises(ConnectionSettingsError, match="connection 'armada_test' is not usable: .*tls") as raised:
+    with pytest.raises(ConnectionSettingsError, match=r"connection 'armada_test' is not usable: .*tls") as raised:
         _ = hook.settings
     assert raised.value.conn_id == "armada_test"
 
