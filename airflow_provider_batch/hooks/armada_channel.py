@@ -58,7 +58,7 @@ class ArmadaChannelHook(ArmadaHook):
 
     @cached_property
     def settings(self) -> ArmadaSettings:
-        base = self._base(self.get_connection)
+        base = self._base()
         source = self.spec.credentials
         if source is not None and source.conn_id:
             credentials = credentials_of(self.get_connection(source.conn_id))
@@ -76,11 +76,11 @@ class ArmadaChannelHook(ArmadaHook):
         credentials = await acredentials(self.spec.credentials)
         return self._with_channel(base, credentials if self.spec.credentials else (base.credentials if base else None))
 
-    def _base(self, get: Any) -> ArmadaSettings | None:
+    def _base(self) -> ArmadaSettings | None:
         if not self.base_conn_id:
             return None
         try:
-            return ArmadaSettings.from_connection(get(self.base_conn_id))
+            return self.read_connection(ArmadaSettings.from_connection, self.base_conn_id)
         except AirflowNotFoundException:
             return None
 
